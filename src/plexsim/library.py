@@ -139,6 +139,7 @@ class Rating:
 
 @dataclass(slots=True)
 class PlayState:
+    #: A track, album, artist or playlist id.
     key: int
     view_count: int
     last_viewed_at: int | None = None
@@ -352,6 +353,8 @@ def _check_references(lib: Library) -> None:
     tokens: set[str] = set()
     playlist_ids: set[int] = set()
     track_ids = {t.id for t in lib.tracks}
+    # Playlists are played too (Plex keeps viewCount/lastViewedAt on them), so plays may name a playlist.
+    all_playlist_ids = {pl.id for acc in lib.accounts for pl in acc.playlists}
     for i, acc in enumerate(lib.accounts):
         if acc.id in account_ids:
             raise _fail(f"accounts[{i}].id", f"duplicate account id {acc.id}")
@@ -366,8 +369,8 @@ def _check_references(lib: Library) -> None:
             if not 0 <= r.rating <= 10:
                 raise _fail(f"accounts[{i}].ratings[{j}].rating", f"must be within 0..10, got {r.rating}")
         for j, p in enumerate(acc.plays):
-            if p.key not in seen:
-                raise _fail(f"accounts[{i}].plays[{j}].key", f"no item with id {p.key}")
+            if p.key not in seen and p.key not in all_playlist_ids:
+                raise _fail(f"accounts[{i}].plays[{j}].key", f"no item or playlist with id {p.key}")
         for j, h in enumerate(acc.history):
             if h.key not in track_ids:
                 raise _fail(f"accounts[{i}].history[{j}].key", f"no track with id {h.key}")
