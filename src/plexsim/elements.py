@@ -1,0 +1,424 @@
+"""What each Plex object looks like on the wire: element builders for tracks, albums, artists, playlists and more.
+
+Attribute names, their order and what is omitted are transcribed from real PMS responses (the captures listed in
+``docs/plexsim.md``). Library items are split into the catalogue part, which never changes and is cached as
+pre-rendered fragments, and the per-account part (:func:`overlay`), spliced in at request time.
+
+Values the library file does not carry but real servers always send are synthesised deterministically from ids so
+that a library serves identical bytes every time: ``guid`` (``local://<id>``, the form PMS gives unmatched items),
+``Guid`` children (``mbid://`` UUIDs derived from the item's guid), artwork paths, and a track's loudness stream
+values. ``docs/plexsim.md`` lists them under "Fidelity notes".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from dataclasses import dataclass
+
+from plexsim.library import Album, Artist, Track
+from plexsim.nodes import AttrValue, Node
+from plexsim.render import Fragment, split_json, split_xml
+from plexsim.resolve import evaluate_smart
+from plexsim.state import AccountState, HistoryRow, Item, PlaylistState, ServerState
+
+__all__ = [
+    "IDENTIFIER",
+    "MEDIA_TAG_PREFIX",
+    "MEDIA_TAG_VERSION",
+    "ElementBuilder",
+    "ListStyle",
+    "overlay",
+]
+
+IDENTIFIER = "com.plexapp.plugins.library"
+MEDIA_TAG_PREFIX = "/system/bundle/media/flags/"
+MEDIA_TAG_VERSION = 1667296136
+
+_TAG_ELEMENT = {"genre": "Genre", "style": "Style", "mood": "Mood", "country": "Country"}
+
+
+@dataclass(frozen=True, slots=True)
+class ListStyle:
+    """How items are rendered in a list: with the section attributes (not hoisted) and/or ``Guid`` children."""
+
+    section_attrs: bool = False
+    guids: bool = False
+
+
+def overlay(state: ServerState, account: AccountState, key: int) -> dict[str, AttrValue]:
+    """The account's own attributes of an item, in the order real servers send them; unset ones are absent."""
+    attrs: dict[str, AttrValue] = {}
+    rating = account.ratings.get(key)
+    play = account.plays.get(key)
+    if rating is not None:
+        attrs["userRating"] = rating.rating
+    if play is not None:
+        if play.view_count:
+            attrs["viewCount"] = play.view_count
+        if play.skip_count:
+            attrs["skipCount"] = play.skip_count
+        if play.last_viewed_at is not None:
+            attrs["lastViewedAt"] = play.last_viewed_at
+    if rating is not None:
+        attrs["lastRatedAt"] = rating.rated_at
+    return attrs
+
+
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
+
+def _mbid(guid: str) -> str:
+    """``mbid://`` + the RFC 4122 version-5 UUID of ``guid`` (what ``uuid.uuid5`` gives, without its overhead)."""
+    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + guid.encode("utf-8"), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"mbid://{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _loudness(track_id: int) -> dict[str, str]:
+    # Synthetic but stable ReplayGain-style figures: the library file has no loudness analysis.
+    digest = hashlib.sha256(str(track_id).encode()).digest()
+    gain = -3.0 - digest[0] / 255 * 9.0
+    peak = 0.8 + digest[1] / 255 * 0.2
+    lra = 3.0 + digest[2] / 255 * 12.0
+    return {
+        "albumGain": f"{gain:.2f}",
+        "albumPeak": f"{peak:.6f}",
+        "albumRange": f"{lra:.6f}",
+        "gain": f"{gain:.2f}",
+        "loudness": f"{-18.0 - gain:.2f}",
+        "lra": f"{lra:.2f}",
+        "peak": f"{peak:.6f}",
+    }
+
+
+def _channel_layout(channels: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}.0")
+
+
+class ElementBuilder:
+    """Builds the element of every object plexsim serves, caching library items' catalogue fragments."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self._cache: dict[tuple[int, ListStyle, bool], Fragment] = {}
+        self._cache_lock = threading.Lock()
+        section = state.section
+        self.section_key = f"/library/sections/{section.id}"
+
+    # --- shared bits ------------------------------------------------------------------------------------------
+
+    def _section_attrs(self) -> dict[str, AttrValue]:
+        section = self.state.section
+        return {
+            "librarySectionTitle": section.title,
+            "librarySectionID": section.id,
+            "librarySectionKey": self.section_key,
+        }
+
+    @staticmethod
+    def thumb(obj: Artist | Album) -> str:
+        return f"/library/metadata/{obj.id}/thumb/{obj.updated_at}"
+
+    @staticmethod
+    def art(obj: Artist) -> str:
+        return f"/library/metadata/{obj.id}/art/{obj.updated_at}"
+
+    def tag_nodes(self, obj: Item, kinds: tuple[str, ...]) -> list[Node]:
+        nodes = []
+        for kind in kinds:
+            for tag_id, text in self.state.tag_pairs(obj, kind):
+                nodes.append(Node(_TAG_ELEMENT[kind], {"id": tag_id, "filter": f"{kind}={tag_id}", "tag": text}))
+        return nodes
+
+    # --- tracks -----------------------------------------------------------------------------------------------
+
+    def track_parts(
+        self, track: Track, *, style: ListStyle, detail: bool = False
+    ) -> tuple[dict[str, AttrValue], dict[str, AttrValue], list[Node]]:
+        """A track's attributes before and after the per-account splice point, and its children."""
+        state = self.state
+        album = state.albums[track.album]
+        artist = state.artists[album.artist]
+        track_guid = track.guid or f"local://{track.id}"
+        before: dict[str, AttrValue] = {
+            "ratingKey": str(track.id),
+            "key": f"/library/metadata/{track.id}",
+            "parentRatingKey": str(album.id),
+            "grandparentRatingKey": str(artist.id),
+            "guid": track_guid,
+            "parentGuid": album.guid or f"local://{album.id}",
+            "grandparentGuid": artist.guid or f"local://{artist.id}",
+            "parentStudio": album.studio,
+            "type": "track",
+            "title": track.title,
+            "grandparentKey": f"/library/metadata/{artist.id}",
+            "parentKey": f"/library/metadata/{album.id}",
+        }
+        if style.section_attrs or detail:
+            before.update(self._section_attrs())
+        before.update(
+            {
+                "grandparentTitle": artist.title,
+                "parentTitle": album.title,
+                "originalTitle": track.original_title,
+                "summary": "",
+                "index": track.index,
+                "parentIndex": track.disc,
+                "ratingCount": track.rating_count,
+            }
+        )
+        analysed = track.sonic is not None and state.section.sonic_analysis
+        album_thumb = f"/library/metadata/{album.id}/thumb/{album.updated_at}"
+        artist_art = f"/library/metadata/{artist.id}/art/{artist.updated_at}"
+        after: dict[str, AttrValue] = {
+            "parentYear": album.year,
+            "thumb": album_thumb,
+            "art": artist_art,
+            "parentThumb": album_thumb,
+            "grandparentThumb": f"/library/metadata/{artist.id}/thumb/{artist.updated_at}",
+            "grandparentArt": artist_art,
+            "duration": track.duration,
+            "addedAt": track.added_at,
+            "updatedAt": track.updated_at,
+            "musicAnalysisVersion": 1 if analysed else None,
+        }
+        name = track.file.rpartition("/")[2]
+        ext = name.rpartition(".")[2] if "." in name else track.container
+        part_attrs: dict[str, AttrValue] = {}
+        if detail:
+            part_attrs.update({"accessible": True, "exists": True})
+        part_attrs.update(
+            {
+                "id": track.id,
+                "key": f"/library/parts/{track.id}/{track.updated_at}/file.{ext}",
+                "duration": track.duration,
+                "file": track.file,
+                "size": track.size,
+                "container": track.container,
+                "hasThumbnail": "1",
+            }
+        )
+        part = Node("Part", part_attrs)
+        if detail:
+            stream: dict[str, AttrValue] = {
+                "id": track.id,
+                "streamType": 2,
+                "selected": True,
+                "codec": track.audio_codec,
+                "index": 0,
+                "channels": track.audio_channels,
+                "bitrate": track.bitrate,
+            }
+            stream.update(_loudness(track.id))
+            label = f"{track.audio_codec.upper()} ({_channel_layout(track.audio_channels).capitalize()})"
+            stream.update(
+                {
+                    "audioChannelLayout": _channel_layout(track.audio_channels),
+                    "samplingRate": 44100,
+                    "displayTitle": label,
+                    "extendedDisplayTitle": label,
+                }
+            )
+            part.children.append(Node("Stream", stream))
+        media = Node(
+            "Media",
+            {
+                "id": track.id,
+                "duration": track.duration,
+                "bitrate": track.bitrate,
+                "audioChannels": track.audio_channels,
+                "audioCodec": track.audio_codec,
+                "container": track.container,
+            },
+            [part],
+        )
+        children = [media]
+        if style.guids or detail:
+            children.append(Node("Guid", {"id": _mbid(track_guid)}))
+        if detail:
+            children.extend(self.tag_nodes(track, ("genre", "mood")))
+        return before, after, children
+
+    # --- albums -----------------------------------------------------------------------------------------------
+
+    def album_parts(
+        self, album: Album, *, style: ListStyle, detail: bool = False
+    ) -> tuple[dict[str, AttrValue], dict[str, AttrValue], list[Node]]:
+        artist = self.state.artists[album.artist]
+        album_guid = album.guid or f"local://{album.id}"
+        before: dict[str, AttrValue] = {
+            "ratingKey": str(album.id),
+            "key": f"/library/metadata/{album.id}/children",
+            "parentRatingKey": str(artist.id),
+            "guid": album_guid,
+            "parentGuid": artist.guid or f"local://{artist.id}",
+            "studio": album.studio,
+            "type": "album",
+            "title": album.title,
+            "parentKey": f"/library/metadata/{artist.id}",
+        }
+        if style.section_attrs or detail:
+            before.update(self._section_attrs())
+        before.update({"parentTitle": artist.title, "summary": album.summary, "index": 1})
+        after: dict[str, AttrValue] = {
+            "year": album.year,
+            "thumb": self.thumb(album),
+            "art": self.art(artist),
+            "parentThumb": self.thumb(artist),
+            "originallyAvailableAt": album.originally_available_at,
+        }
+        if detail:
+            after["leafCount"] = len(self.state.album_tracks[album.id])
+        after.update({"addedAt": album.added_at, "updatedAt": album.updated_at, "loudnessAnalysisVersion": 2})
+        children: list[Node] = []
+        if style.guids or detail:
+            children.append(Node("Guid", {"id": _mbid(album_guid)}))
+        if detail:
+            children.extend(self.tag_nodes(album, ("genre", "style", "mood")))
+        return before, after, children
+
+    # --- artists ----------------------------------------------------------------------------------------------
+
+    def artist_parts(
+        self, artist: Artist, *, style: ListStyle, detail: bool = False
+    ) -> tuple[dict[str, AttrValue], dict[str, AttrValue], list[Node]]:
+        artist_guid = artist.guid or f"local://{artist.id}"
+        before: dict[str, AttrValue] = {
+            "ratingKey": str(artist.id),
+            "key": f"/library/metadata/{artist.id}/children",
+            "guid": artist_guid,
+            "type": "artist",
+            "title": artist.title,
+            "titleSort": artist.sort_title or artist.title,
+        }
+        if style.section_attrs or detail:
+            before.update(self._section_attrs())
+        before.update({"summary": artist.summary, "index": 1})
+        after: dict[str, AttrValue] = {
+            "thumb": self.thumb(artist),
+            "art": self.art(artist),
+            "addedAt": artist.added_at,
+            "updatedAt": artist.updated_at,
+        }
+        children: list[Node] = []
+        if style.guids or detail:
+            children.append(Node("Guid", {"id": _mbid(artist_guid)}))
+        if detail:
+            children.extend(self.tag_nodes(artist, ("genre", "style", "mood", "country")))
+        return before, after, children
+
+    def parts(
+        self, obj: Item, *, style: ListStyle, detail: bool = False
+    ) -> tuple[dict[str, AttrValue], dict[str, AttrValue], list[Node]]:
+        if isinstance(obj, Track):
+            return self.track_parts(obj, style=style, detail=detail)
+        if isinstance(obj, Album):
+            return self.album_parts(obj, style=style, detail=detail)
+        return self.artist_parts(obj, style=style, detail=detail)
+
+    @staticmethod
+    def tag_of(obj: Item) -> str:
+        return "Track" if isinstance(obj, Track) else "Directory"
+
+    def account_attrs(self, account: AccountState, obj: Item, *, detail: bool = False) -> dict[str, AttrValue]:
+        attrs = overlay(self.state, account, obj.id)
+        if detail and isinstance(obj, Album):
+            attrs["viewedLeafCount"] = self.state.viewed_leaf_count(account, obj.id)
+        return attrs
+
+    def node(
+        self,
+        obj: Item,
+        account: AccountState,
+        *,
+        style: ListStyle = ListStyle(),
+        detail: bool = False,
+        extra: dict[str, AttrValue] | None = None,
+    ) -> Node:
+        """An item's full element for ``account``; ``extra`` attributes (``playlistItemID``, ``distance``) go last."""
+        before, after, children = self.parts(obj, style=style, detail=detail)
+        attrs = {**before, **self.account_attrs(account, obj, detail=detail), **after, **(extra or {})}
+        if detail and obj.id in account.locked_ratings:
+            children.append(Node("Field", {"locked": True, "name": "userRating"}))
+        return Node(self.tag_of(obj), attrs, children)
+
+    def fragment(self, obj: Item, style: ListStyle, *, json_form: bool) -> Fragment:
+        """The cached catalogue rendering of a list item (no per-account attributes)."""
+        cache_key = (obj.id, style, json_form)
+        found = self._cache.get(cache_key)
+        if found is None:
+            before, after, children = self.parts(obj, style=style)
+            if json_form:
+                found = split_json(before, after, children)
+            else:
+                found = split_xml(self.tag_of(obj), before, after, children)
+            with self._cache_lock:
+                self._cache[cache_key] = found
+        return found
+
+    # --- playlists --------------------------------------------------------------------------------------------
+
+    def playlist_node(self, playlist: PlaylistState, account: AccountState, *, content: str | None = None) -> Node:
+        tracks = self.playlist_items(playlist, account)
+        play = account.plays.get(playlist.id)
+        attrs: dict[str, AttrValue] = {
+            "ratingKey": str(playlist.id),
+            "key": f"/playlists/{playlist.id}/items",
+            "guid": playlist.guid,
+            "type": "playlist",
+            "title": playlist.title,
+            "summary": playlist.summary,
+            "smart": playlist.smart,
+            "playlistType": "audio",
+            "composite": f"/playlists/{playlist.id}/composite/{playlist.updated_at}",
+            "content": content,
+            "icon": "playlist://image.smart" if playlist.smart else None,
+            "viewCount": play.view_count if play is not None and play.view_count else None,
+            "lastViewedAt": play.last_viewed_at if play is not None else None,
+            "duration": sum(t.duration for _, t in tracks) if tracks else None,
+            "leafCount": len(tracks),
+            "addedAt": playlist.added_at,
+            "updatedAt": playlist.updated_at,
+        }
+        return Node("Playlist", attrs)
+
+    def playlist_items(self, playlist: PlaylistState, account: AccountState) -> list[tuple[int | None, Track]]:
+        """The playlist's tracks with their ``playlistItemID`` (None for smart playlists, which have none)."""
+        if not playlist.smart:
+            return [(item_id, track) for item_id, track in self.state.playlist_tracks(playlist)]
+        return [(None, track) for track in evaluate_smart(self.state, account, playlist)]
+
+    # --- history ----------------------------------------------------------------------------------------------
+
+    def history_node(self, row: HistoryRow) -> Node:
+        track = self.state.tracks[row.key]
+        album = self.state.albums[track.album]
+        artist = self.state.artists[album.artist]
+        return Node(
+            "Track",
+            {
+                "historyKey": f"/status/sessions/history/{row.id}",
+                "key": f"/library/metadata/{track.id}",
+                "ratingKey": str(track.id),
+                "librarySectionID": str(self.state.section.id),
+                "parentKey": f"/library/metadata/{album.id}",
+                "grandparentKey": f"/library/metadata/{artist.id}",
+                "title": track.title,
+                "parentTitle": album.title,
+                "grandparentTitle": artist.title,
+                "type": "track",
+                "thumb": self.thumb(album),
+                "parentThumb": self.thumb(album),
+                "grandparentThumb": self.thumb(artist),
+                "index": track.index,
+                "parentIndex": track.disc,
+                "originallyAvailableAt": album.originally_available_at,
+                "viewedAt": row.viewed_at,
+                "accountID": row.account_id,
+                "deviceID": row.device_id,
+            },
+        )
