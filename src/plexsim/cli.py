@@ -73,14 +73,37 @@ def serve(library_path: Path, host: str, port: int, latency_ms: float, tokens: t
     type=click.FloatRange(0, 1),
     help="Share of tracks with sonic analysis.",
 )
+@click.option("--sonic-dims", default=16, show_default=True, type=click.IntRange(min=1), help="Sonic vector length.")
+@click.option(
+    "--now",
+    default=1_764_000_000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="The epoch second the library is generated 'at' (history ends here); fixed so output is reproducible.",
+)
 def generate(
-    tracks: int, seed: int, out: Path, accounts: int, plays: int | None, playlists: int | None, sonic_fraction: float
+    tracks: int,
+    seed: int,
+    out: Path,
+    accounts: int,
+    plays: int | None,
+    playlists: int | None,
+    sonic_fraction: float,
+    sonic_dims: int,
+    now: int,
 ) -> None:
     """Generate a realistic, deterministic library file."""
     from plexsim.generate import generate_library
 
     library = generate_library(
-        tracks=tracks, seed=seed, accounts=accounts, plays=plays, playlists=playlists, sonic_fraction=sonic_fraction
+        tracks=tracks,
+        seed=seed,
+        accounts=accounts,
+        plays=plays,
+        playlists=playlists,
+        sonic_fraction=sonic_fraction,
+        sonic_dims=sonic_dims,
+        now=now,
     )
     try:
         dump_library(library, out)

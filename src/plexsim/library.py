@@ -2,7 +2,7 @@
 
 This module is the file format only: plain dataclasses, :func:`load_library` / :func:`dump_library`, and
 validation with one-line errors. The serving state (indexes, caches, locks) is built from it in
-:mod:`plexsim.state`. The format is documented in ``docs/plexsim.md``.
+:mod:`plexsim.state`. The format is documented in ``docs/plexsim-library.md``.
 
 Conventions: every id is a Plex ``ratingKey`` (one number space shared by artists, albums and tracks, as in a
 real server's ``metadata_items`` table); timestamps are epoch seconds; durations are milliseconds; ratings are on
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -404,17 +404,30 @@ def load_library(path: str | Path) -> Library:
 # --- writing -----------------------------------------------------------------------------------------------
 
 
-def _prune(value: Any) -> Any:
-    """Drop ``None`` values and empty lists so files stay small; defaults restore them on load."""
-    if isinstance(value, dict):
-        return {k: _prune(v) for k, v in value.items() if v is not None and v != []}
+def _plain(value: Any) -> Any:
+    """Dataclasses to dicts, dropping ``None`` values and empty lists so files stay small (defaults restore them).
+
+    Hand-rolled instead of ``dataclasses.asdict``, which deep-copies every value and made dumping a library with a
+    million history rows take tens of seconds.
+    """
+    fields = getattr(value, "__dataclass_fields__", None)
+    if fields is not None:
+        out = {}
+        for name in fields:
+            item = getattr(value, name)
+            if item is None or (isinstance(item, list) and not item):
+                continue
+            out[name] = _plain(item)
+        return out
     if isinstance(value, list):
-        return [_prune(v) for v in value]
+        if value and isinstance(value[0], str | int | float):
+            return list(value)
+        return [_plain(v) for v in value]
     return value
 
 
 def library_to_dict(lib: Library) -> dict[str, Any]:
-    body = _prune(asdict(lib))
+    body = _plain(lib)
     return {"format": FORMAT_NAME, "version": FORMAT_VERSION, **body}
 
 
@@ -422,6 +435,8 @@ def dump_library(lib: Library, path: str | Path) -> None:
     """Write ``lib`` atomically (a temporary file renamed over the target)."""
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
+    # One dumps() call: json.dump() on a file writes chunk by chunk through the pure-Python encoder, many times slower.
+    text = json.dumps(library_to_dict(lib), ensure_ascii=False, separators=(",", ":"))
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(library_to_dict(lib), fh, ensure_ascii=False, separators=(",", ":"))
+        fh.write(text)
     tmp.replace(target)
