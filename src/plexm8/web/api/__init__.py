@@ -1,0 +1,20 @@
+"""The JSON API under ``/api``: one blueprint per resource, each declaring the feature it gives the web app.
+
+``features`` in ``/api/health`` is derived from :data:`API_BLUEPRINTS`, so it lists only what this build serves.
+Add a resource by appending ``(its_module.bp, "feature-name")``; infrastructure endpoints use ``None``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from plexm8.web.api import health
+
+__all__ = ["API_BLUEPRINTS", "features"]
+
+API_BLUEPRINTS: tuple[tuple[Blueprint, str | None], ...] = ((health.bp, None),)
+
+
+def features() -> tuple[str, ...]:
+    """The sorted feature names of the registered API blueprints."""
+    return tuple(sorted({feature for _, feature in API_BLUEPRINTS if feature is not None}))
