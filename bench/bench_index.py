@@ -1,0 +1,125 @@
+"""Index build benchmark: the floor, python-plexapi the plain way, and PlexM8's first build and refreshes.
+
+On a generated library served by plexsim in a child process with a per-request latency, in one run:
+
+- floor: downloading the track listing in pages of 10,000 (JSON, as PlexM8 reads it) without parsing it;
+- plexapi: ``section.searchTracks()`` with its default paging, building every Track object;
+- PlexM8: the first index build (artists, albums, tracks, playlists and history into SQLite), then an incremental
+  refresh with nothing changed and one after 1,000 tracks were rated; peak RSS of this process after the build.
+
+Run: ``.venv/bin/python bench/bench_index.py [--tracks 100000] [--latency-ms 2]``; results go to
+``bench/results/bench_index.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from common import library_file, plexsim_process, write_results
+from plexm8.core.catalog import ItemKind
+from plexm8.plex.section_reader import PlexSectionReader
+from plexm8.services.indexing import refresh_index
+from plexm8.store import SqliteLibraryStore
+
+TOKEN = "bench-token"
+SECTION = 3
+
+
+def floor(url: str, total: int, page: int = 10_000, *, json: bool = True) -> tuple[float, int]:
+    """Seconds and bytes to download the whole track listing in pages, without parsing."""
+    session = requests.Session()
+    session.headers.update({"X-Plex-Token": TOKEN, "Accept": "application/json" if json else "*/*"})
+    started = time.perf_counter()
+    size = 0
+    for start in range(0, total, page):
+        params = {"type": "10", "X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(page)}
+        size += len(session.get(f"{url}/library/sections/{SECTION}/all", params=params).content)
+    return time.perf_counter() - started, size
+
+
+def plexapi_plain(url: str) -> tuple[float, int]:
+    from plexapi.server import PlexServer
+
+    server = PlexServer(url, TOKEN, timeout=120)
+    section = server.library.sectionByID(SECTION)
+    started = time.perf_counter()
+    tracks = section.searchTracks()
+    return time.perf_counter() - started, len(tracks)
+
+
+def rate_many(url: str, keys: list[int], rating: float) -> None:
+    """Rate tracks through Plex's batch edit, as a user's bulk change would arrive."""
+    params = {"id": ",".join(map(str, keys)), "type": "10", "userRating.value": str(rating)}
+    response = requests.put(
+        f"{url}/library/sections/{SECTION}/all", params=params, headers={"X-Plex-Token": TOKEN}, timeout=60
+    )
+    response.raise_for_status()
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracks", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--latency-ms", type=float, default=2.0)
+    parser.add_argument("--skip-plexapi", action="store_true", help="skip the slow plexapi run")
+    args = parser.parse_args()
+
+    path, generated = library_file(args.tracks, args.seed)
+    results: dict[str, object] = {"tracks": args.tracks, "latency_ms": args.latency_ms, "generate_s": generated}
+    with plexsim_process(path, latency_ms=args.latency_ms, token=TOKEN) as url, tempfile.TemporaryDirectory() as tmp:
+        floor(url, args.tracks)  # warm the server's fragment caches, as a running server has them
+        floor_s, floor_bytes = floor(url, args.tracks)
+        results["floor_json_s"], results["floor_json_mb"] = floor_s, floor_bytes / 1e6
+        rss_before = peak_rss_mb()
+
+        reader = PlexSectionReader(url, TOKEN, page_size=10_000, timeout=120)
+        store = SqliteLibraryStore(Path(tmp) / "index.db")
+        first = refresh_index(reader, store, account="admin")
+        results["plexm8_build_s"] = first.seconds
+        results["plexm8_build_requests"] = first.requests
+        results["plexm8_counts"] = str(first.counts)
+        results["peak_rss_mb"] = peak_rss_mb()
+        results["rss_before_build_mb"] = rss_before
+
+        nothing = refresh_index(reader, store, account="admin")
+        results["incremental_nothing_s"] = nothing.seconds
+        results["incremental_nothing_requests"] = nothing.requests
+
+        keys = store.item_keys(ItemKind.TRACK)
+        changed = keys[:: max(1, len(keys) // 1000)][:1000]
+        rate_many(url, changed, 7.0)
+        thousand = refresh_index(reader, store, account="admin")
+        results["incremental_1000_s"] = thousand.seconds
+        results["incremental_1000_states_changed"] = thousand.states_changed
+        results["incremental_1000_requests"] = thousand.requests
+
+        if not args.skip_plexapi:
+            plexapi_s, count = plexapi_plain(url)
+            results["plexapi_search_tracks_s"], results["plexapi_tracks"] = plexapi_s, count
+            above_plexapi = plexapi_s - floor_s
+            above_plexm8 = first.seconds - floor_s
+            results["plexm8_above_floor_s"] = above_plexm8
+            results["plexapi_above_floor_s"] = above_plexapi
+            results["ratio_above_floor"] = above_plexm8 / above_plexapi if above_plexapi > 0 else None
+
+    out = write_results("bench_index", results)
+    for key, value in results.items():
+        print(f"{key:32} {value}")
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    main()

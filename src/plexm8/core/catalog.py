@@ -1,0 +1,335 @@
+"""What the local library index holds, and the two ports that fill it: a section reader and a library store.
+
+Records are frozen snake_case dataclasses with units in their names: durations in milliseconds (``duration_ms``),
+ratings on Plex's 0-10 scale (10 = five stars) as ``float | None`` (``None`` = unrated), times as epoch seconds.
+Library metadata (artists, albums, tracks, tags, file paths) is the same for every Plex account; ratings, play
+counts, playlists and play history belong to one account and are stored under an *account key* chosen by the
+caller (the Plex token decides what the reader sees; the key names whose view it is in the store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+__all__ = [
+    "AlbumRecord",
+    "ArtistRecord",
+    "ChangeKind",
+    "IndexCounts",
+    "IndexWriter",
+    "ItemKind",
+    "ItemPage",
+    "ItemState",
+    "LibraryStore",
+    "PlayRecord",
+    "PlaylistItem",
+    "PlaylistRecord",
+    "ProgressCallback",
+    "RefreshCursor",
+    "RefreshResult",
+    "SectionInfo",
+    "SectionReader",
+    "TrackRecord",
+]
+
+
+class ItemKind(Enum):
+    """The three kinds of items in a music section, valued by their Plex metadata type number."""
+
+    ARTIST = 8
+    ALBUM = 9
+    TRACK = 10
+
+
+class ChangeKind(Enum):
+    """Which timestamp an incremental read filters on."""
+
+    #: Metadata changed or the item was added (``updatedAt`` is never older than ``addedAt``).
+    UPDATED = "updatedAt"
+    #: The account rated the item.
+    RATED = "lastRatedAt"
+    #: The account played the item.
+    VIEWED = "lastViewedAt"
+
+
+@dataclass(frozen=True, slots=True)
+class SectionInfo:
+    """The music section being indexed."""
+
+    section_id: int
+    uuid: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArtistRecord:
+    """An artist (an album artist, in Plex's model)."""
+
+    rating_key: int
+    title: str
+    sort_title: str | None
+    genres: tuple[str, ...]
+    styles: tuple[str, ...]
+    moods: tuple[str, ...]
+    added_at: int | None
+    updated_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlbumRecord:
+    """An album and the key and name of its album artist."""
+
+    rating_key: int
+    artist_key: int | None
+    artist_title: str | None
+    title: str
+    year: int | None
+    studio: str | None
+    genres: tuple[str, ...]
+    styles: tuple[str, ...]
+    moods: tuple[str, ...]
+    added_at: int | None
+    updated_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRecord:
+    """A track with its album and album artist; ``track_artist`` is set when it differs from the album artist."""
+
+    rating_key: int
+    album_key: int | None
+    artist_key: int | None
+    title: str
+    album_title: str | None
+    artist_title: str | None
+    track_artist: str | None
+    disc_number: int | None
+    track_number: int | None
+    duration_ms: int | None
+    year: int | None
+    genres: tuple[str, ...]
+    styles: tuple[str, ...]
+    moods: tuple[str, ...]
+    #: Server-side paths of every part of every media version, in the server's order.
+    file_paths: tuple[str, ...]
+    added_at: int | None
+    updated_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    """One account's rating and play state of an item."""
+
+    rating_key: int
+    user_rating: float | None
+    last_rated_at: int | None
+    view_count: int
+    last_viewed_at: int | None
+    skip_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlaylistItem:
+    """One entry of a playlist; ``playlist_item_id`` exists only on regular (non-smart) playlists."""
+
+    rating_key: int
+    playlist_item_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlaylistRecord:
+    """An audio playlist of one account, with its items in order."""
+
+    rating_key: int
+    title: str
+    smart: bool
+    summary: str
+    leaf_count: int
+    duration_ms: int | None
+    added_at: int | None
+    updated_at: int | None
+    items: tuple[PlaylistItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlayRecord:
+    """One play from the server's history; ``plex_account_id`` is the server's account id of the listener."""
+
+    history_id: int
+    rating_key: int
+    viewed_at: int
+    plex_account_id: int | None
+    device_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPage:
+    """One page of a listing: records of one kind, the reading account's state of each, and the server's total."""
+
+    kind: ItemKind
+    total: int
+    records: Sequence[ArtistRecord | AlbumRecord | TrackRecord]
+    states: Sequence[ItemState]
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshCursor:
+    """Where the last refresh of one account left off: high-water marks of the server's own timestamps."""
+
+    section_id: int
+    section_uuid: str
+    #: Highest ``updatedAt`` seen per kind, by kind name (``"TRACK"``...).
+    updated_at: dict[str, int] = field(default_factory=dict)
+    last_rated_at: int = 0
+    last_viewed_at: int = 0
+    #: Highest ``viewedAt`` among the history rows seen.
+    history_viewed_at: int = 0
+    refreshed_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IndexCounts:
+    """What the index holds for one account."""
+
+    artists: int
+    albums: int
+    tracks: int
+    rated_tracks: int
+    played_tracks: int
+    playlists: int
+    plays: int
+    refreshed_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    """The outcome of one refresh: whether it was a full build, what changed and how long it took."""
+
+    account: str
+    full: bool
+    added: int
+    updated: int
+    deleted: int
+    states_changed: int
+    playlists_changed: int
+    plays_added: int
+    requests: int
+    seconds: float
+    counts: IndexCounts
+
+
+#: ``progress(stage, done, total)``; ``total`` is ``None`` while unknown.
+ProgressCallback = Callable[[str, int, int | None], None]
+
+
+class SectionReader(Protocol):
+    """Reads one Plex music section in bulk as seen by one account (the token decides ratings and plays)."""
+
+    @property
+    def requests_made(self) -> int:
+        """How many HTTP requests this reader has sent so far."""
+        ...
+
+    def section(self) -> SectionInfo:
+        """The music section this reader reads."""
+        ...
+
+    def count(
+        self, kind: ItemKind, *, key_above: int | None = None, key_below: int | None = None, rated: bool = False
+    ) -> int:
+        """How many items of ``kind`` the server has, optionally with a rating key strictly in between, or rated."""
+        ...
+
+    def read_items(self, kind: ItemKind, *, since: tuple[ChangeKind, int] | None = None) -> Iterator[ItemPage]:
+        """Every item of ``kind`` (or only those whose timestamp is after ``since``), page by page."""
+        ...
+
+    def read_keys(self, kind: ItemKind, *, key_above: int | None = None, key_below: int | None = None) -> list[int]:
+        """The rating keys of the items of ``kind``, optionally strictly within a range."""
+        ...
+
+    def read_rated_states(self) -> Iterator[ItemState]:
+        """The account's state of every rated track (used when a rating may have been cleared)."""
+        ...
+
+    def read_playlists(self) -> list[PlaylistRecord]:
+        """The account's audio playlists without their items."""
+        ...
+
+    def read_playlist_items(self, rating_key: int) -> tuple[PlaylistItem, ...]:
+        """The items of one playlist, in order."""
+        ...
+
+    def read_history(self, *, viewed_after: int = 0) -> Iterator[list[PlayRecord]]:
+        """Plays in the section visible to the account that happened after ``viewed_after``, page by page."""
+        ...
+
+
+class IndexWriter(Protocol):
+    """One refresh's writes to the store; nothing is visible to readers until :meth:`commit`."""
+
+    def clear_library(self) -> None:
+        """Forget all library metadata and the account's state (a full build follows)."""
+        ...
+
+    def put_artists(self, records: Sequence[ArtistRecord]) -> None: ...
+
+    def put_albums(self, records: Sequence[AlbumRecord]) -> None: ...
+
+    def put_tracks(self, records: Sequence[TrackRecord]) -> None: ...
+
+    def put_states(self, states: Sequence[ItemState]) -> None:
+        """Insert or replace the account's state of these items."""
+        ...
+
+    def clear_rated(self, keep: Sequence[int]) -> int:
+        """Clear the account's rating on every item not in ``keep``; return how many were cleared."""
+        ...
+
+    def delete_items(self, kind: ItemKind, keys: Sequence[int]) -> None:
+        """Delete these items with their tags, parts and every account's state of them."""
+        ...
+
+    def replace_playlists(self, playlists: Sequence[PlaylistRecord], *, keep_items: Sequence[int] = ()) -> None:
+        """Make the account's playlists exactly ``playlists``; those in ``keep_items`` keep their stored items."""
+        ...
+
+    def add_plays(self, plays: Sequence[PlayRecord]) -> int:
+        """Record plays not recorded yet (by history id); return how many were new."""
+        ...
+
+    def set_cursor(self, cursor: RefreshCursor) -> None: ...
+
+    def commit(self) -> None:
+        """Make every write of this refresh visible at once."""
+        ...
+
+
+class LibraryStore(Protocol):
+    """The local index (SQLite): library metadata shared by all accounts plus per-account state."""
+
+    def refresh(self, account: str) -> AbstractContextManager[IndexWriter]:
+        """A writer for one refresh of ``account``; leaving the block without ``commit()`` discards everything."""
+        ...
+
+    def cursor(self, account: str) -> RefreshCursor | None:
+        """Where the account's last committed refresh left off; ``None`` before the first."""
+        ...
+
+    def item_keys(self, kind: ItemKind) -> list[int]:
+        """Sorted rating keys of the indexed items of ``kind``."""
+        ...
+
+    def states(self, account: str) -> dict[int, ItemState]:
+        """The account's item states by rating key; a missing key means unrated, never played, never skipped."""
+        ...
+
+    def playlists(self, account: str) -> list[PlaylistRecord]:
+        """The account's indexed playlists with their items."""
+        ...
+
+    def counts(self, account: str) -> IndexCounts: ...

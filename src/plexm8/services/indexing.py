@@ -1,0 +1,320 @@
+"""Refresh the local library index from Plex: a full first build, cheap incremental refreshes afterwards.
+
+An incremental refresh asks the server only for what changed after the previous refresh's high-water marks of the
+server's own timestamps (``updatedAt`` for metadata and new items, ``lastRatedAt`` and ``lastViewedAt`` for the
+account's ratings and plays), so clocks never need to agree. What timestamps cannot show is found by counting,
+which a server answers without sending rows:
+
+- deletions: when the server's item count differs from the index's, counts over rating-key ranges are bisected
+  down to the deleted keys (a few requests per deletion), or, when many went, the keys of the range are listed;
+- cleared ratings: when the number of rated tracks differs, the rated tracks are listed and every other rating in
+  the index is cleared.
+
+Everything one refresh writes is committed in one transaction, so a failed or killed refresh leaves the previous
+index as it was. Playback changes that move no timestamp (an "unscrobble" lowering a play count) are picked up by
+the next full build only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from plexm8.core.catalog import (
+    AlbumRecord,
+    ArtistRecord,
+    ChangeKind,
+    IndexWriter,
+    ItemKind,
+    ItemPage,
+    ItemState,
+    LibraryStore,
+    PlaylistRecord,
+    ProgressCallback,
+    RefreshCursor,
+    RefreshResult,
+    SectionReader,
+    TrackRecord,
+)
+
+__all__ = ["refresh_index"]
+
+_KINDS = (ItemKind.ARTIST, ItemKind.ALBUM, ItemKind.TRACK)
+_STAGE = {ItemKind.ARTIST: "artists", ItemKind.ALBUM: "albums", ItemKind.TRACK: "tracks"}
+#: Below this many indexed keys in a range, listing the range's keys is cheaper than bisecting it further.
+_LIST_RANGE_BELOW = 2_000
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    """Ignore progress."""
+
+
+@dataclass
+class _Tally:
+    """What a refresh has seen and changed so far."""
+
+    updated_at: dict[str, int] = field(default_factory=dict)
+    last_rated_at: int = 0
+    last_viewed_at: int = 0
+    history_viewed_at: int = 0
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    states_changed: int = 0
+    playlists_changed: int = 0
+    plays_added: int = 0
+
+    def see(self, page: ItemPage) -> None:
+        name = page.kind.name
+        high = self.updated_at.get(name, 0)
+        for record in page.records:
+            if record.updated_at is not None and record.updated_at > high:
+                high = record.updated_at
+        self.updated_at[name] = high
+        for state in page.states:
+            if state.last_rated_at is not None and state.last_rated_at > self.last_rated_at:
+                self.last_rated_at = state.last_rated_at
+            if state.last_viewed_at is not None and state.last_viewed_at > self.last_viewed_at:
+                self.last_viewed_at = state.last_viewed_at
+
+
+def _put(writer: IndexWriter, page: ItemPage) -> None:
+    records = page.records
+    if page.kind is ItemKind.TRACK:
+        writer.put_tracks([r for r in records if isinstance(r, TrackRecord)])
+    elif page.kind is ItemKind.ALBUM:
+        writer.put_albums([r for r in records if isinstance(r, AlbumRecord)])
+    else:
+        writer.put_artists([r for r in records if isinstance(r, ArtistRecord)])
+    writer.put_states(page.states)
+
+
+def refresh_index(
+    reader: SectionReader,
+    store: LibraryStore,
+    *,
+    account: str,
+    progress: ProgressCallback | None = None,
+    full: bool = False,
+) -> RefreshResult:
+    """Bring ``account``'s view of the index up to date with the server; a full build the first time (or ``full``).
+
+    Raises the reader's PlexM8 errors (PlexUnavailable, PlexAuthError...) with the previous index left intact.
+    """
+    report = progress or _no_progress
+    started = time.perf_counter()
+    requests_before = reader.requests_made
+    section = reader.section()
+    cursor = store.cursor(account)
+    # Another section behind the same account key (the server was replaced or re-created) starts over.
+    is_full = full or cursor is None or cursor.section_uuid != section.uuid or cursor.section_id != section.section_id
+    tally = _Tally()
+    with store.refresh(account) as writer:
+        if is_full or cursor is None:
+            _full_build(reader, writer, tally, report)
+        else:
+            _incremental(reader, store, writer, account, cursor, tally, report)
+            tally.updated_at = {k: max(v, tally.updated_at.get(k, 0)) for k, v in cursor.updated_at.items()}
+            tally.last_rated_at = max(tally.last_rated_at, cursor.last_rated_at)
+            tally.last_viewed_at = max(tally.last_viewed_at, cursor.last_viewed_at)
+            tally.history_viewed_at = max(tally.history_viewed_at, cursor.history_viewed_at)
+        writer.set_cursor(
+            RefreshCursor(
+                section_id=section.section_id,
+                section_uuid=section.uuid,
+                updated_at=tally.updated_at,
+                last_rated_at=tally.last_rated_at,
+                last_viewed_at=tally.last_viewed_at,
+                history_viewed_at=tally.history_viewed_at,
+                refreshed_at=int(time.time()),
+            )
+        )
+        report("commit", 0, None)
+        writer.commit()
+    report("done", 1, 1)
+    return RefreshResult(
+        account=account,
+        full=is_full,
+        added=tally.added,
+        updated=tally.updated,
+        deleted=tally.deleted,
+        states_changed=tally.states_changed,
+        playlists_changed=tally.playlists_changed,
+        plays_added=tally.plays_added,
+        requests=reader.requests_made - requests_before,
+        seconds=time.perf_counter() - started,
+        counts=store.counts(account),
+    )
+
+
+def _full_build(reader: SectionReader, writer: IndexWriter, tally: _Tally, report: ProgressCallback) -> None:
+    writer.clear_library()
+    for kind in _KINDS:
+        done = 0
+        report(_STAGE[kind], 0, None)
+        for page in reader.read_items(kind):
+            _put(writer, page)
+            tally.see(page)
+            done += len(page.records)
+            report(_STAGE[kind], done, page.total)
+        tally.added += done
+    _refresh_playlists(reader, writer, [], tally, report)
+    _read_history(reader, writer, 0, tally, report)
+
+
+def _incremental(
+    reader: SectionReader,
+    store: LibraryStore,
+    writer: IndexWriter,
+    account: str,
+    cursor: RefreshCursor,
+    tally: _Tally,
+    report: ProgressCallback,
+) -> None:
+    states = store.states(account)
+    track_keys: set[int] = set()
+    for kind in _KINDS:
+        keys = set(store.item_keys(kind))
+        changed: dict[int, ItemState] = {}
+        report(_STAGE[kind], 0, None)
+        # One second of overlap: a change in the same second as the last one seen must not be missed (">>" is ">").
+        for change, high in (
+            (ChangeKind.UPDATED, cursor.updated_at.get(kind.name, 0)),
+            (ChangeKind.RATED, cursor.last_rated_at),
+            (ChangeKind.VIEWED, cursor.last_viewed_at),
+        ):
+            for page in reader.read_items(kind, since=(change, max(high - 1, 0))):
+                _put(writer, page)
+                tally.see(page)
+                for record in page.records:
+                    if record.rating_key in keys:
+                        # Re-read rows from the overlap second, or read for a rating or play, are not updates.
+                        fresh = record.updated_at is not None and record.updated_at > cursor.updated_at.get(
+                            kind.name, 0
+                        )
+                        tally.updated += fresh and record.rating_key not in changed
+                    else:
+                        tally.added += 1
+                        keys.add(record.rating_key)
+                for state in page.states:
+                    if state != states.get(state.rating_key, _default_state(state.rating_key)):
+                        tally.states_changed += state.rating_key not in changed
+                    changed[state.rating_key] = state
+                report(_STAGE[kind], len(changed), None)
+        for key, state in changed.items():
+            states[key] = state
+        deleted = _find_deleted(reader, kind, sorted(keys), report)
+        if deleted:
+            writer.delete_items(kind, deleted)
+            tally.deleted += len(deleted)
+            keys.difference_update(deleted)
+        if kind is ItemKind.TRACK:
+            track_keys = keys
+    _reconcile_ratings(reader, writer, states, track_keys, tally, report)
+    _refresh_playlists(reader, writer, store.playlists(account), tally, report)
+    _read_history(reader, writer, cursor.history_viewed_at, tally, report)
+
+
+def _default_state(rating_key: int) -> ItemState:
+    return ItemState(rating_key, None, None, 0, None, 0)
+
+
+def _find_deleted(reader: SectionReader, kind: ItemKind, local: list[int], report: ProgressCallback) -> list[int]:
+    """The keys in ``local`` (sorted) that the server no longer has; every addition is already in ``local``."""
+    total = reader.count(kind)
+    if total == len(local):
+        return []
+    report(f"deleted {_STAGE[kind]}", 0, None)
+    deleted: list[int] = []
+    # Key ranges (exclusive low, exclusive high) whose local count may differ from the server's, with the server's
+    # count when already known.
+    pending: list[tuple[int | None, int | None, int | None]] = [(None, None, total)]
+    while pending:
+        low, high, remote = pending.pop()
+        start = 0 if low is None else bisect.bisect_right(local, low)
+        stop = len(local) if high is None else bisect.bisect_left(local, high)
+        mine = local[start:stop]
+        if remote is None:
+            remote = reader.count(kind, key_above=low, key_below=high)
+        if remote == len(mine):
+            continue
+        if remote == 0:
+            deleted.extend(mine)
+        elif len(mine) <= _LIST_RANGE_BELOW or (len(mine) - remote) * 32 >= len(mine):
+            # Many gone here: one listing of the range's keys costs less than bisecting every deletion.
+            present = set(reader.read_keys(kind, key_above=low, key_below=high))
+            deleted.extend(k for k in mine if k not in present)
+        else:
+            middle = mine[len(mine) // 2]
+            pending.append((low, middle, None))
+            pending.append((middle - 1, high, None))
+        report(f"deleted {_STAGE[kind]}", len(deleted), None)
+    return sorted(deleted)
+
+
+def _reconcile_ratings(
+    reader: SectionReader,
+    writer: IndexWriter,
+    states: dict[int, ItemState],
+    track_keys: set[int],
+    tally: _Tally,
+    report: ProgressCallback,
+) -> None:
+    """Catch cleared track ratings, which move no timestamp a filter can see, by comparing rated-track counts."""
+    rated_here = sum(1 for key, s in states.items() if s.user_rating is not None and key in track_keys)
+    if reader.count(ItemKind.TRACK, rated=True) == rated_here:
+        return
+    report("ratings", 0, None)
+    rated = list(reader.read_rated_states())
+    writer.put_states(rated)
+    tally.states_changed += writer.clear_rated([s.rating_key for s in rated])
+    report("ratings", len(rated), len(rated))
+
+
+def _refresh_playlists(
+    reader: SectionReader,
+    writer: IndexWriter,
+    stored: Sequence[PlaylistRecord],
+    tally: _Tally,
+    report: ProgressCallback,
+) -> None:
+    """Re-read the items of new, changed and smart playlists (smart ones follow their rules without notice)."""
+    known = {p.rating_key: p for p in stored}
+    playlists = reader.read_playlists()
+    report("playlists", 0, len(playlists))
+    result: list[PlaylistRecord] = []
+    unchanged: list[int] = []
+    for done, playlist in enumerate(playlists, 1):
+        old = known.get(playlist.rating_key)
+        same = (
+            old is not None
+            and not playlist.smart
+            and old.updated_at == playlist.updated_at
+            and old.leaf_count == playlist.leaf_count
+        )
+        if same:
+            unchanged.append(playlist.rating_key)
+            result.append(playlist)
+        else:
+            items = reader.read_playlist_items(playlist.rating_key)
+            result.append(replace(playlist, items=items))
+            if old is None or old.items != items or old.title != playlist.title:
+                tally.playlists_changed += 1
+        report("playlists", done, len(playlists))
+    tally.playlists_changed += len(set(known) - {p.rating_key for p in playlists})
+    writer.replace_playlists(result, keep_items=unchanged)
+
+
+def _read_history(
+    reader: SectionReader, writer: IndexWriter, viewed_after: int, tally: _Tally, report: ProgressCallback
+) -> None:
+    report("history", 0, None)
+    high = viewed_after
+    for page in reader.read_history(viewed_after=max(viewed_after - 1, 0)):
+        tally.plays_added += writer.add_plays(page)
+        for play in page:
+            high = max(high, play.viewed_at)
+        report("history", tally.plays_added, None)
+    tally.history_viewed_at = high

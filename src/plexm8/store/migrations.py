@@ -1,0 +1,190 @@
+"""Ordered, named, versioned schema migrations, recorded in the database they were applied to.
+
+Each migration runs in its own transaction together with the row that records it, so a crash leaves the schema
+at the previous version, never half-way. Applied migrations are never edited: a change is a new migration.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["MIGRATIONS", "Migration", "migrate", "schema_version"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step: its version number, a stable name, and the function applying it."""
+
+    version: int
+    name: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run ``;``-separated DDL inside the caller's transaction (``executescript`` would commit it first)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _create_library_index(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        CREATE TABLE artists (
+            rating_key  INTEGER PRIMARY KEY,
+            title       TEXT NOT NULL,
+            sort_title  TEXT,
+            added_at    INTEGER,
+            updated_at  INTEGER
+        );
+        CREATE TABLE albums (
+            rating_key   INTEGER PRIMARY KEY,
+            artist_key   INTEGER,
+            artist_title TEXT,
+            title        TEXT NOT NULL,
+            year         INTEGER,
+            studio       TEXT,
+            added_at     INTEGER,
+            updated_at   INTEGER
+        );
+        CREATE INDEX albums_artist ON albums (artist_key);
+        CREATE TABLE tracks (
+            rating_key   INTEGER PRIMARY KEY,
+            album_key    INTEGER,
+            artist_key   INTEGER,
+            title        TEXT NOT NULL,
+            album_title  TEXT,
+            artist_title TEXT,
+            track_artist TEXT,
+            disc_number  INTEGER,
+            track_number INTEGER,
+            duration_ms  INTEGER,
+            year         INTEGER,
+            added_at     INTEGER,
+            updated_at   INTEGER
+        );
+        CREATE INDEX tracks_album ON tracks (album_key, disc_number, track_number);
+        CREATE INDEX tracks_artist ON tracks (artist_key);
+        -- Every part of every media version: rating imports match tracks by file path.
+        CREATE TABLE track_files (
+            rating_key INTEGER NOT NULL REFERENCES tracks (rating_key) ON DELETE CASCADE,
+            position   INTEGER NOT NULL,
+            path       TEXT NOT NULL,
+            PRIMARY KEY (rating_key, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX track_files_path ON track_files (path);
+        -- Genres, styles and moods of artists, albums and tracks (one rating key space for all three).
+        CREATE TABLE item_tags (
+            rating_key INTEGER NOT NULL,
+            kind       TEXT NOT NULL CHECK (kind IN ('genre', 'style', 'mood')),
+            position   INTEGER NOT NULL,
+            tag        TEXT NOT NULL,
+            PRIMARY KEY (rating_key, kind, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX item_tags_tag ON item_tags (kind, tag);
+        CREATE TABLE accounts (
+            account      TEXT PRIMARY KEY,
+            section_id   INTEGER NOT NULL,
+            section_uuid TEXT NOT NULL,
+            cursor       TEXT NOT NULL,
+            refreshed_at INTEGER NOT NULL
+        );
+        -- Only non-default states are stored: a missing row means unrated, never played, never skipped.
+        CREATE TABLE item_states (
+            account        TEXT NOT NULL REFERENCES accounts (account) ON DELETE CASCADE,
+            rating_key     INTEGER NOT NULL,
+            user_rating    REAL,
+            last_rated_at  INTEGER,
+            view_count     INTEGER NOT NULL DEFAULT 0,
+            last_viewed_at INTEGER,
+            skip_count     INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (account, rating_key)
+        ) WITHOUT ROWID;
+        CREATE INDEX item_states_rated ON item_states (account, user_rating) WHERE user_rating IS NOT NULL;
+        CREATE TABLE playlists (
+            account     TEXT NOT NULL REFERENCES accounts (account) ON DELETE CASCADE,
+            rating_key  INTEGER NOT NULL,
+            title       TEXT NOT NULL,
+            smart       INTEGER NOT NULL,
+            summary     TEXT NOT NULL,
+            leaf_count  INTEGER NOT NULL,
+            duration_ms INTEGER,
+            added_at    INTEGER,
+            updated_at  INTEGER,
+            PRIMARY KEY (account, rating_key)
+        );
+        CREATE TABLE playlist_items (
+            account          TEXT NOT NULL,
+            playlist_key     INTEGER NOT NULL,
+            position         INTEGER NOT NULL,
+            rating_key       INTEGER NOT NULL,
+            playlist_item_id INTEGER,
+            PRIMARY KEY (account, playlist_key, position),
+            FOREIGN KEY (account, playlist_key) REFERENCES playlists (account, rating_key) ON DELETE CASCADE
+        ) WITHOUT ROWID;
+        CREATE TABLE plays (
+            account         TEXT NOT NULL REFERENCES accounts (account) ON DELETE CASCADE,
+            history_id      INTEGER NOT NULL,
+            rating_key      INTEGER NOT NULL,
+            viewed_at       INTEGER NOT NULL,
+            plex_account_id INTEGER,
+            device_id       INTEGER,
+            PRIMARY KEY (account, history_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX plays_viewed ON plays (account, viewed_at);
+        """,
+    )
+
+
+#: Every migration, in order. Append only.
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "create_library_index", _create_library_index),)
+
+
+def _ensure_table(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations"
+        " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+    )
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The highest migration version applied to the database (0 for a new one)."""
+    _ensure_table(conn)
+    row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
+    """Apply the migrations the database has not seen yet, each in its own transaction; return their names.
+
+    ``conn`` must be in autocommit mode (see :func:`plexm8.store.database.connect`). A database newer than this
+    code (an unknown version recorded) is refused rather than silently used.
+    """
+    applied: list[str] = []
+    known = {m.version for m in migrations}
+    current = schema_version(conn)
+    if current and current not in known:
+        raise sqlite3.DatabaseError(f"database schema version {current} is newer than this PlexM8 knows")
+    for migration in migrations:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            done = conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)).fetchone()
+            if done:
+                conn.execute("ROLLBACK")
+                continue
+            migration.apply(conn)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, int(time.time())),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        applied.append(migration.name)
+    return applied
