@@ -647,7 +647,11 @@ class PlexSimApp:
                     if sort.tag == "Sort":
                         kept = {k: v for k, v in sort.attrs.items() if k not in ("active", "activeDirection")}
                         sorts.append(Node("Directory", kept))
-        attrs: dict[str, AttrValue] = {
+        return self._document(ctx, self._secondary_container(), sorts)
+
+    def _secondary_container(self, title2: str | None = None) -> dict[str, AttrValue]:
+        """Container attributes of a section's "secondary" listings (sorts, tag choices), as the captures show."""
+        return {
             "allowSync": False,
             "art": "/:/resources/artist-fanart.jpg",
             "content": "secondary",
@@ -657,10 +661,10 @@ class PlexSimApp:
             "nocache": True,
             "thumb": "/:/resources/artist.png",
             "title1": self.state.section.title,
+            "title2": title2,
             "viewGroup": "secondary",
             "viewMode": 65592,
         }
-        return self._document(ctx, attrs, sorts)
 
     def _filter_choices(self, ctx: Ctx, match: re.Match[str]) -> Response:
         self._require_section(match[1])
@@ -694,21 +698,7 @@ class PlexSimApp:
             )
             for tag_id, text in sorted(choices.items(), key=lambda kv: (kv[1].casefold(), kv[0]))
         ]
-        attrs: dict[str, AttrValue] = {
-            "allowSync": False,
-            "art": "/:/resources/artist-fanart.jpg",
-            "content": "secondary",
-            "identifier": IDENTIFIER,
-            "mediaTagPrefix": MEDIA_TAG_PREFIX,
-            "mediaTagVersion": MEDIA_TAG_VERSION,
-            "nocache": True,
-            "thumb": "/:/resources/artist.png",
-            "title1": self.state.section.title,
-            "title2": f"By {kind.capitalize()}",
-            "viewGroup": "secondary",
-            "viewMode": 65592,
-        }
-        return self._paged_nodes(ctx, attrs, nodes)
+        return self._paged_nodes(ctx, self._secondary_container(f"By {kind.capitalize()}"), nodes)
 
     # --- metadata ---------------------------------------------------------------------------------------------
 
