@@ -118,3 +118,16 @@ def test_token_in_server_url_is_not_echoed() -> None:
     with pytest.raises(SettingsError) as caught:
         load(PLEX_SERVER_URL="http://plex.local:32400/?X-Plex-Token=abcdef")
     assert "abcdef" not in str(caught.value)
+
+
+def test_template_documents_every_setting() -> None:
+    """``.env.local.template`` names every variable load_settings reads, and nothing it does not."""
+    from plexm8.config import SETTING_NAMES
+
+    template = Path(__file__).resolve().parents[1] / ".env.local.template"
+    names = {
+        line.split("=", 1)[0].strip()
+        for line in template.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line
+    }
+    assert names == set(SETTING_NAMES)

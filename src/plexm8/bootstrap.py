@@ -8,20 +8,43 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
 from platformdirs import user_data_dir
 
 from plexm8.config import Settings, load_settings
+from plexm8.core.accounts import PlexAccount, account_key
+from plexm8.core.catalog import SectionReader
+from plexm8.core.jobs import JobStore
 from plexm8.core.models import PlexMode
-from plexm8.core.ports import PlexServerProbe
-from plexm8.errors import PlexUnavailable, SettingsError
+from plexm8.core.ports import PlaylistGateway, PlexServerProbe
+from plexm8.errors import PlexAuthError, PlexM8Error, PlexUnavailable, SettingsError
 from plexm8.plex import PlexApiConnection, plexapi_version
+from plexm8.plex.library import PlexApiLibrary, PlexApiLibraryPool
+from plexm8.plex.playlists import PlexApiPlaylists
+from plexm8.plex.section_reader import PlexSectionReader
 from plexm8.services.health import ConnectionMonitor
+from plexm8.services.jobs import JobRunner, PeriodicTask
+from plexm8.services.library import LibraryIndex, ReaderFactory
+from plexm8.store import SqliteLibraryStore
+from plexm8.store.jobs import SqliteJobStore
+from plexm8.store.queries import SqliteLibraryQueries
 
-__all__ = ["Services", "build_services", "default_data_dir", "load_environment_settings"]
+__all__ = [
+    "DATABASE_NAME",
+    "Services",
+    "build_services",
+    "default_data_dir",
+    "load_environment_settings",
+    "open_job_store",
+]
+
+#: The one SQLite database in the data directory: the index, per-account state and job records.
+DATABASE_NAME = "plexm8.sqlite"
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +71,11 @@ class Services:
         monitor: ConnectionMonitor,
         plex_api_version: str,
         closers: list[Callable[[], None]],
+        store: SqliteLibraryStore,
+        index: LibraryIndex,
+        libraries: PlexApiLibraryPool,
+        queries: SqliteLibraryQueries,
+        jobs: JobRunner,
     ) -> None:
         #: The effective settings: in demo mode the Plex URL and token point at the built-in demo server.
         self.settings = settings
@@ -55,19 +83,87 @@ class Services:
         self.plex = plex
         self.monitor = monitor
         self.plex_api_version = plex_api_version
+        #: The SQLite database (``<data_dir>/plexm8.sqlite``) holding the index.
+        self.store = store
+        #: The per-account index: ``index.ensure_account_indexed(account)`` before reading an account's data.
+        self.index = index
+        self._libraries = libraries
+        #: The API's reads of the index (top rated, browse) and the write that records a new rating.
+        self.queries = queries
+        #: Long work (index refreshes) as recorded jobs: ``jobs.get(id)``, ``jobs.list()``, ``jobs.cancel(id)``.
+        self.jobs = jobs
+        self._auto_refresh: PeriodicTask | None = None
+        if settings.index_refresh_interval > 0:
+            self._auto_refresh = PeriodicTask(
+                self._refresh_configured_account,
+                interval=settings.index_refresh_interval,
+                retry=min(settings.plex_check_interval, settings.index_refresh_interval),
+                name="plexm8-index-refresh",
+            )
+        self._machine_identifier: str | None = None
+        self._identity_lock = threading.Lock()
         self._closers = closers
         self._closed = False
 
+    def plex_for(self, token: str) -> PlexApiLibrary:
+        """The Plex server as the account owning ``token`` (lazily connected, pooled per token)."""
+        return self._libraries.get(token)
+
+    def playlists_for(self, token: str) -> PlaylistGateway:
+        """The audio playlists of the account owning ``token`` (through its pooled Plex connection)."""
+        return PlexApiPlaylists(self.plex_for(token))
+
+    def machine_identifier(self, token: str) -> str:
+        """The Plex server's machine id: from the latest background check, else asked with ``token`` once."""
+        identity = self.monitor.status().identity
+        if identity is not None:
+            return identity.machine_identifier
+        with self._identity_lock:
+            if self._machine_identifier is None:
+                self._machine_identifier = self.plex_for(token).identity().machine_identifier
+            return self._machine_identifier
+
+    def account_for(self, token: str | None) -> PlexAccount:
+        """The account a request acts as: the owner of ``token``, or of the configured token when it is ``None``.
+
+        Raises :class:`PlexAuthError` when there is no token at all, and what :meth:`machine_identifier` raises
+        when the server's id is not known yet and Plex cannot be asked.
+        """
+        from_request = token is not None
+        token = token if token is not None else self.settings.plex_token
+        if not token:
+            raise PlexAuthError("no Plex token: set PLEX_TOKEN or send 'Authorization: Bearer <token>'")
+        return PlexAccount(
+            key=account_key(self.machine_identifier(token), token), token=token, from_request=from_request
+        )
+
     def start(self) -> None:
-        """Start the background Plex checks; calling it again does nothing."""
+        """Start the background Plex checks and the automatic index refreshes; calling it again does nothing."""
         self.monitor.start()
+        if self._auto_refresh is not None:
+            self._auto_refresh.start()
+
+    def _refresh_configured_account(self) -> bool:
+        """Start a refresh job for the configured account; ``False`` when the account cannot be known yet."""
+        try:
+            account = self.account_for(None)
+        except PlexM8Error as exc:
+            log.warning("automatic index refresh postponed: %s", exc.message)
+            return False
+        self.index.start_refresh(account)
+        return True
 
     def close(self) -> None:
         """Stop the checks, release connections and stop the demo server; calling it again does nothing."""
         if self._closed:
             return
         self._closed = True
+        if self._auto_refresh is not None:
+            self._auto_refresh.stop()
         self.monitor.stop()
+        # Before the closers: a refresh still running is cancelled (and recorded interrupted) while Plex and the
+        # database are still there.
+        self.jobs.close(timeout=5.0)
         for close in reversed(self._closers):
             close()
 
@@ -80,12 +176,20 @@ class Services:
         self.close()
 
 
+@contextmanager
+def open_job_store(settings: Settings) -> Iterator[JobStore]:
+    """The job records in the data directory, without building services (no Plex, no demo server); closed after."""
+    _make_data_dir(settings)
+    store = SqliteJobStore(settings.data_dir / DATABASE_NAME)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def build_services(settings: Settings) -> Services:
     """Wire PlexM8 for ``settings``; with no ``plex_server_url`` start plexsim with the demo library (demo mode)."""
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SettingsError("PLEXM8_DATA_DIR", f"cannot create {settings.data_dir}: {exc.strerror}") from None
+    _make_data_dir(settings)
 
     closers: list[Callable[[], None]] = []
     mode = PlexMode.REAL
@@ -98,6 +202,16 @@ def build_services(settings: Settings) -> Services:
     connection = PlexApiConnection(url, settings.plex_token, timeout=settings.plex_timeout)
     closers.append(connection.close)
     monitor = ConnectionMonitor(connection, mode=mode, server_url=url, interval=settings.plex_check_interval)
+    libraries = PlexApiLibraryPool(url, timeout=settings.plex_timeout)
+    closers.append(libraries.close)
+    store = SqliteLibraryStore(settings.data_dir / DATABASE_NAME)
+    closers.append(store.close)
+    queries = SqliteLibraryQueries(settings.data_dir / DATABASE_NAME)
+    closers.append(queries.close)
+    job_store = SqliteJobStore(settings.data_dir / DATABASE_NAME)
+    closers.append(job_store.close)
+    jobs = JobRunner(job_store)
+    index = LibraryIndex(store, _reader_factory(url, timeout=settings.plex_timeout), jobs)
     return Services(
         settings=settings,
         mode=mode,
@@ -105,7 +219,33 @@ def build_services(settings: Settings) -> Services:
         monitor=monitor,
         plex_api_version=plexapi_version(),
         closers=closers,
+        store=store,
+        index=index,
+        libraries=libraries,
+        queries=queries,
+        jobs=jobs,
     )
+
+
+def _make_data_dir(settings: Settings) -> None:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError("PLEXM8_DATA_DIR", f"cannot create {settings.data_dir}: {exc.strerror}") from None
+
+
+def _reader_factory(url: str, *, timeout: float) -> ReaderFactory:
+    """Open bulk section readers of the server at ``url``, one per refresh, closed when the refresh ends."""
+
+    @contextmanager
+    def open_reader(token: str) -> Iterator[SectionReader]:
+        reader = PlexSectionReader(url, token, timeout=timeout)
+        try:
+            yield reader
+        finally:
+            reader.close()
+
+    return open_reader
 
 
 def _demo_token(settings: Settings) -> str:

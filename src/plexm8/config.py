@@ -19,6 +19,7 @@ Variables (empty values count as unset):
 ``PLEXM8_DATA_DIR``    directory for PlexM8's database and state (default: the platform's user data directory)
 ``PLEX_TIMEOUT``       seconds to wait for one Plex request (default 10)
 ``PLEX_CHECK_INTERVAL`` seconds between background checks of the Plex connection (default 60)
+``INDEX_REFRESH_INTERVAL`` seconds between automatic refreshes of the local index (default 900; 0 = only on demand)
 =====================  =====================================================================================
 """
 
@@ -34,8 +35,10 @@ from plexm8.errors import SettingsError
 
 __all__ = [
     "DEFAULT_CORS_ORIGINS",
+    "DEFAULT_INDEX_REFRESH_INTERVAL",
     "DEFAULT_PORT",
     "LOG_LEVELS",
+    "SETTING_NAMES",
     "Settings",
     "load_settings",
 ]
@@ -44,6 +47,7 @@ DEFAULT_PORT = 5000
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PLEX_TIMEOUT = 10.0
 DEFAULT_CHECK_INTERVAL = 60.0
+DEFAULT_INDEX_REFRESH_INTERVAL = 900.0
 
 #: The hosted web app, the built-in UI on the default port, and the dev-server ports of a React app
 #: (Create React App 3000, Vite 5173, Netlify dev 8888), each under both loopback spellings browsers use.
@@ -53,6 +57,22 @@ DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+#: Every environment variable :func:`load_settings` reads (tests clear them; the template documents them all).
+SETTING_NAMES = (
+    "PLEX_SERVER_URL",
+    "PLEX_TOKEN",
+    "HOST",
+    "PORT",
+    "DEBUG",
+    "LOG_LEVEL",
+    "CORS_ORIGINS",
+    "ALLOWED_HOSTS",
+    "PLEXM8_DATA_DIR",
+    "PLEX_TIMEOUT",
+    "PLEX_CHECK_INTERVAL",
+    "INDEX_REFRESH_INTERVAL",
+)
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -74,6 +94,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     plex_timeout: float = DEFAULT_PLEX_TIMEOUT
     plex_check_interval: float = DEFAULT_CHECK_INTERVAL
+    #: Seconds between automatic index refreshes of the configured account; 0 disables them (and the one at start).
+    index_refresh_interval: float = DEFAULT_INDEX_REFRESH_INTERVAL
 
 
 def load_settings(environ: Mapping[str, str], *, default_data_dir: Path) -> Settings:
@@ -98,6 +120,9 @@ def load_settings(environ: Mapping[str, str], *, default_data_dir: Path) -> Sett
         plex_timeout=_parse_seconds("PLEX_TIMEOUT", get("PLEX_TIMEOUT"), default=DEFAULT_PLEX_TIMEOUT),
         plex_check_interval=_parse_seconds(
             "PLEX_CHECK_INTERVAL", get("PLEX_CHECK_INTERVAL"), default=DEFAULT_CHECK_INTERVAL
+        ),
+        index_refresh_interval=_parse_interval(
+            "INDEX_REFRESH_INTERVAL", get("INDEX_REFRESH_INTERVAL"), default=DEFAULT_INDEX_REFRESH_INTERVAL
         ),
     )
 
@@ -198,4 +223,17 @@ def _parse_seconds(name: str, value: str | None, *, default: float) -> float:
         seconds = -1.0
     if not 0 < seconds < 86_400:
         raise SettingsError(name, f"{value!r} is not a number of seconds between 0 and 86400")
+    return seconds
+
+
+def _parse_interval(name: str, value: str | None, *, default: float) -> float:
+    """Seconds between 0 (disabled) and one week."""
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 604_800:
+        raise SettingsError(name, f"{value!r} is not a number of seconds between 0 (off) and 604800 (a week)")
     return seconds

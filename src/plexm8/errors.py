@@ -12,12 +12,18 @@ PlexM8 errors. Messages are shown to users as they are: they must never contain 
     │   └── PlexAuthError            401 plex_unauthorized     (Plex refused the token)
     ├── BadRequest                   400 bad_request           (malformed request: bad JSON, bad query parameter)
     │   └── ValidationError          422 validation_error      (well-formed but invalid values)
+    ├── InvalidAuthorization         401 invalid_authorization (an Authorization header that is not 'Bearer <token>')
     ├── Forbidden                    403 forbidden
     │   └── OriginNotAllowed         403 origin_not_allowed    (state-changing request from a foreign web page)
     ├── HostNotAllowed               421 host_not_allowed      (Host header not ours: DNS-rebinding defence)
-    └── NotFound                     404 not_found
-        ├── TrackNotFound            404 track_not_found
-        └── PlaylistNotFound         404 playlist_not_found
+    ├── NotFound                     404 not_found
+    │   ├── TrackNotFound            404 track_not_found
+    │   ├── PlaylistNotFound         404 playlist_not_found
+    │   ├── PlaylistItemNotFound     404 playlist_item_not_found
+    │   └── JobNotFound              404 job_not_found
+    ├── SmartPlaylistReadOnly        409 smart_playlist        (adding, removing or moving items of a smart playlist)
+    ├── JobCancelled                 409 job_cancelled         (raised inside a job asked to stop; ends it)
+    └── JobFinished                  409 job_finished          (cancelling a job that is already over)
 """
 
 from __future__ import annotations
@@ -26,14 +32,20 @@ __all__ = [
     "BadRequest",
     "Forbidden",
     "HostNotAllowed",
+    "InvalidAuthorization",
+    "JobCancelled",
+    "JobFinished",
+    "JobNotFound",
     "NotFound",
     "OriginNotAllowed",
+    "PlaylistItemNotFound",
     "PlaylistNotFound",
     "PlexAuthError",
     "PlexError",
     "PlexM8Error",
     "PlexUnavailable",
     "SettingsError",
+    "SmartPlaylistReadOnly",
     "TrackNotFound",
     "ValidationError",
 ]
@@ -99,6 +111,13 @@ class ValidationError(BadRequest):
         self.field = field
 
 
+class InvalidAuthorization(PlexM8Error):
+    """The request's ``Authorization`` header is not ``Bearer <Plex token>``."""
+
+    status = 401
+    code = "invalid_authorization"
+
+
 class Forbidden(PlexM8Error):
     """The request is refused."""
 
@@ -136,3 +155,36 @@ class PlaylistNotFound(NotFound):
     """No playlist has this id."""
 
     code = "playlist_not_found"
+
+
+class PlaylistItemNotFound(NotFound):
+    """The playlist has no entry with this playlist item id."""
+
+    code = "playlist_item_not_found"
+
+
+class SmartPlaylistReadOnly(PlexM8Error):
+    """The items of a smart playlist follow its rules; they cannot be added, removed or moved one by one."""
+
+    status = 409
+    code = "smart_playlist"
+
+
+class JobNotFound(NotFound):
+    """No job has this id."""
+
+    code = "job_not_found"
+
+
+class JobCancelled(PlexM8Error):
+    """The job was asked to stop; raised at its next progress report so that its work unwinds and rolls back."""
+
+    status = 409
+    code = "job_cancelled"
+
+
+class JobFinished(PlexM8Error):
+    """The job is already over, so it cannot be cancelled."""
+
+    status = 409
+    code = "job_finished"

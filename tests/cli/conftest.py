@@ -9,19 +9,9 @@ from pathlib import Path
 
 import pytest
 
-SETTINGS_VARIABLES = (
-    "PLEX_SERVER_URL",
-    "PLEX_TOKEN",
-    "HOST",
-    "PORT",
-    "DEBUG",
-    "LOG_LEVEL",
-    "CORS_ORIGINS",
-    "ALLOWED_HOSTS",
-    "PLEXM8_DATA_DIR",
-    "PLEX_TIMEOUT",
-    "PLEX_CHECK_INTERVAL",
-)
+from plexm8.config import SETTING_NAMES
+
+SETTINGS_VARIABLES = SETTING_NAMES
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from plexm8.bootstrap import Services, build_services
-from plexm8.config import Settings, load_settings
+from plexm8.config import SETTING_NAMES, Settings, load_settings
 from plexm8.web import create_app
 
 
@@ -52,9 +52,7 @@ class SilentServer:
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PLEX_SERVER_URL", "PLEX_TOKEN", "HOST", "PORT", "DEBUG", "LOG_LEVEL", "CORS_ORIGINS"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("ALLOWED_HOSTS", "PLEXM8_DATA_DIR", "PLEX_TIMEOUT", "PLEX_CHECK_INTERVAL"):
+    for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
 
 

@@ -37,8 +37,8 @@ def test_health_shape_follows_the_web_app_contract(client: FlaskClient) -> None:
     assert body["status"] == "ok"
     assert body["version"] == plexm8.__version__
     assert body["plex_api_version"] == version("plexapi")
-    # Nothing beyond health is served yet, and features lists only what this build serves.
-    assert body["features"] == []
+    # features lists exactly the resources this build serves, in the web app's vocabulary.
+    assert body["features"] == ["jobs", "library", "playlists", "ratings", "tracks"]
     assert set(body["plex"]) == PLEX_KEYS
 
 

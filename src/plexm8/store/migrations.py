@@ -140,8 +140,64 @@ def _create_library_index(conn: sqlite3.Connection) -> None:
     )
 
 
+def _create_jobs(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- Long-running work and its outcome: times in epoch seconds, counts and result as JSON.
+        CREATE TABLE jobs (
+            id               INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind             TEXT NOT NULL,
+            account          TEXT,
+            state            TEXT NOT NULL
+                             CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted')),
+            owner            TEXT NOT NULL,
+            created_at       REAL NOT NULL,
+            started_at       REAL,
+            finished_at      REAL,
+            stage            TEXT,
+            done             INTEGER NOT NULL DEFAULT 0,
+            total            INTEGER,
+            counts           TEXT NOT NULL DEFAULT '{}',
+            error_code       TEXT,
+            error_message    TEXT,
+            result           TEXT,
+            cancel_requested INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX jobs_active ON jobs (state) WHERE state IN ('queued', 'running');
+        CREATE INDEX jobs_kind ON jobs (kind, id)
+        """,
+    )
+
+
+def _add_track_browse(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- Top-rated reads walk this index in order and stop at the limit: no sort, no scan of unrated rows.
+        CREATE INDEX item_states_top_rated ON item_states (account, user_rating DESC, last_rated_at DESC)
+            WHERE user_rating IS NOT NULL;
+        -- Title, artist and album of each track case- and accent-folded for search, kept in step with tracks by
+        -- the query layer (rows whose updated_at differs are folded again), so the index build pays nothing.
+        CREATE TABLE track_search (
+            rating_key INTEGER PRIMARY KEY,
+            updated_at INTEGER,
+            folded     TEXT NOT NULL
+        );
+        CREATE TABLE track_search_state (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            generation TEXT NOT NULL
+        )
+        """,
+    )
+
+
 #: Every migration, in order. Append only.
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "create_library_index", _create_library_index),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "create_library_index", _create_library_index),
+    Migration(2, "create_jobs", _create_jobs),
+    Migration(3, "add_track_browse", _add_track_browse),
+)
 
 
 def _ensure_table(conn: sqlite3.Connection) -> None:

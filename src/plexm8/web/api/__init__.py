@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from plexm8.web.api import health
+from plexm8.web.api import docs, health, jobs, library, playlists, ratings, tracks
 
 __all__ = ["API_BLUEPRINTS", "features"]
 
-API_BLUEPRINTS: tuple[tuple[Blueprint, str | None], ...] = ((health.bp, None),)
+API_BLUEPRINTS: tuple[tuple[Blueprint, str | None], ...] = (
+    (health.bp, None),
+    (docs.bp, None),
+    (playlists.bp, "playlists"),
+    (jobs.bp, "jobs"),
+    (library.bp, "library"),
+    (ratings.bp, "ratings"),
+    (tracks.bp, "tracks"),
+)
 
 
 def features() -> tuple[str, ...]:

@@ -1,0 +1,195 @@
+"""Reads of the local index for the API (top rated, browse and search) and the write a new rating needs.
+
+:class:`SqliteLibraryQueries` implements the TrackIndex port over the database :class:`SqliteLibraryStore` fills,
+with its own connection per thread (WAL: reads never wait for a refresh in progress). Each answer is one SQL
+query shaped to use an index: top rated walks ``item_states_top_rated`` in order and stops at the limit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from plexm8.core.tracks import SortOrder, TrackPage, TrackQuery, TrackSort, TrackView, fold_text
+from plexm8.store.database import connect
+from plexm8.store.migrations import migrate
+
+__all__ = ["SqliteLibraryQueries"]
+
+_VIEW_COLUMNS = (
+    "t.rating_key, t.title, coalesce(t.track_artist, t.artist_title), t.album_title, t.duration_ms, t.year,"
+    " s.user_rating, s.last_rated_at, coalesce(s.view_count, 0), s.last_viewed_at, t.added_at"
+)
+
+_ARTIST = "coalesce(t.track_artist, t.artist_title)"
+_SORT_KEYS: dict[TrackSort, tuple[str, ...]] = {
+    TrackSort.TITLE: ("t.title COLLATE NOCASE",),
+    TrackSort.ARTIST: (f"{_ARTIST} COLLATE NOCASE", "t.album_title COLLATE NOCASE", "t.disc_number", "t.track_number"),
+    TrackSort.ALBUM: ("t.album_title COLLATE NOCASE", "t.disc_number", "t.track_number"),
+    TrackSort.RATING: ("s.user_rating", "s.last_rated_at"),
+    TrackSort.ADDED: ("t.added_at",),
+    TrackSort.PLAYED: ("s.last_viewed_at",),
+    TrackSort.PLAYS: ("coalesce(s.view_count, 0)",),
+}
+
+
+def _view(row: tuple[object, ...]) -> TrackView:
+    return TrackView(*row)  # type: ignore[arg-type]
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class SqliteLibraryQueries:
+    """The API's queries over the index database at ``path`` (migrated on first use)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._local = threading.local()
+        self._migrated = False
+        self._lock = threading.Lock()
+        self._search_lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self._path)
+            with self._lock:
+                if not self._migrated:
+                    migrate(conn)
+                    self._migrated = True
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def top_rated(self, account: str, *, min_rating: float, limit: int) -> list[TrackView]:
+        """The account's tracks rated at least ``min_rating``, highest first, then most recently rated."""
+        rows = self._conn().execute(
+            f"SELECT {_VIEW_COLUMNS} FROM item_states s JOIN tracks t ON t.rating_key = s.rating_key"  # noqa: S608
+            " WHERE s.account = ? AND s.user_rating IS NOT NULL AND s.user_rating >= ?"
+            " ORDER BY s.user_rating DESC, s.last_rated_at DESC, s.rating_key LIMIT ?",
+            (account, min_rating, limit),
+        )
+        return [_view(row) for row in rows]
+
+    def track(self, account: str, rating_key: int) -> TrackView | None:
+        """One indexed track with the account's state, or ``None`` when the index does not have it."""
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT {_VIEW_COLUMNS} FROM tracks t"  # noqa: S608
+                " LEFT JOIN item_states s ON s.account = ? AND s.rating_key = t.rating_key WHERE t.rating_key = ?",
+                (account, rating_key),
+            )
+            .fetchone()
+        )
+        return _view(row) if row else None
+
+    def find_tracks(self, account: str, query: TrackQuery) -> TrackPage:
+        """One page of the indexed tracks matching ``query``, with the account's state, and the number matching."""
+        where: list[str] = []
+        args: list[object] = [account]
+        words = fold_text(query.text or "").split()
+        if words:
+            # Every word must appear somewhere in title, artist or album: "radiohead creep" finds the song.
+            self._sync_search()
+            matches = " AND ".join(["folded LIKE ? ESCAPE '\\'"] * len(words))
+            where.append(f"t.rating_key IN (SELECT rating_key FROM track_search WHERE {matches})")  # noqa: S608
+            args += [_like_pattern(word) for word in words]
+        if query.artist is not None:
+            where.append("(t.artist_title = ? COLLATE NOCASE OR t.track_artist = ? COLLATE NOCASE)")
+            args += [query.artist, query.artist]
+        if query.album is not None:
+            where.append("t.album_title = ? COLLATE NOCASE")
+            args.append(query.album)
+        if query.rated is True:
+            where.append("s.user_rating IS NOT NULL")
+        elif query.rated is False:
+            where.append("s.user_rating IS NULL")
+        if query.min_rating is not None:
+            where.append("s.user_rating >= ?")
+            args.append(query.min_rating)
+        sql_from = " FROM tracks t LEFT JOIN item_states s ON s.account = ? AND s.rating_key = t.rating_key" + (
+            " WHERE " + " AND ".join(where) if where else ""
+        )
+        direction = "DESC" if query.order is SortOrder.DESC else "ASC"
+        order = ", ".join(f"{key} {direction} NULLS LAST" for key in _SORT_KEYS[query.sort])
+        conn = self._conn()
+        total = int(conn.execute("SELECT COUNT(*)" + sql_from, args).fetchone()[0])
+        rows = conn.execute(
+            f"SELECT {_VIEW_COLUMNS}{sql_from} ORDER BY {order}, t.rating_key {direction} LIMIT ? OFFSET ?",
+            [*args, query.limit, query.offset],
+        )
+        return TrackPage(items=tuple(_view(row) for row in rows), total=total, limit=query.limit, offset=query.offset)
+
+    def record_rating(self, account: str, rating_key: int, user_rating: float | None, rated_at: int | None) -> None:
+        """Store a rating just written to Plex; does nothing for an account that has no index yet."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO item_states (account, rating_key, user_rating, last_rated_at)"
+                " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM accounts WHERE account = ?)"
+                " ON CONFLICT (account, rating_key) DO UPDATE"
+                " SET user_rating = excluded.user_rating, last_rated_at = excluded.last_rated_at",
+                (account, rating_key, user_rating, rated_at if user_rating is not None else None, account),
+            )
+            # Only non-default states are stored (see the schema): a cleared, never played item has no row.
+            conn.execute(
+                "DELETE FROM item_states WHERE account = ? AND rating_key = ? AND user_rating IS NULL"
+                " AND view_count = 0 AND skip_count = 0 AND last_viewed_at IS NULL",
+                (account, rating_key),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    # --- the folded search table ---------------------------------------------------------------------------
+
+    def _generation(self, conn: sqlite3.Connection) -> str:
+        """Changes whenever a refresh commits (each sets its account's refreshed_at) or tracks come and go."""
+        refreshed, accounts = conn.execute("SELECT total(refreshed_at), COUNT(*) FROM accounts").fetchone()
+        tracks = conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
+        return f"{refreshed:.0f}:{accounts}:{tracks}"
+
+    def _sync_search(self) -> None:
+        """Bring ``track_search`` in step with ``tracks`` if a refresh committed since it was last synced."""
+        conn = self._conn()
+        generation = self._generation(conn)
+        row = conn.execute("SELECT generation FROM track_search_state WHERE id = 1").fetchone()
+        if row is not None and row[0] == generation:
+            return
+        with self._search_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                generation = self._generation(conn)
+                stale = conn.execute(
+                    "SELECT t.rating_key, t.updated_at, t.title, t.artist_title, t.track_artist, t.album_title"
+                    " FROM tracks t LEFT JOIN track_search f ON f.rating_key = t.rating_key"
+                    " WHERE f.rating_key IS NULL OR f.updated_at IS NOT t.updated_at"
+                ).fetchall()
+                conn.executemany(
+                    "INSERT OR REPLACE INTO track_search VALUES (?, ?, ?)",
+                    [
+                        (key, updated_at, fold_text(" ".join(part or "" for part in parts)))
+                        for key, updated_at, *parts in stale
+                    ],
+                )
+                conn.execute("DELETE FROM track_search WHERE rating_key NOT IN (SELECT rating_key FROM tracks)")
+                conn.execute("INSERT OR REPLACE INTO track_search_state VALUES (1, ?)", (generation,))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
