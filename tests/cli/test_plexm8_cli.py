@@ -31,7 +31,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> click.testing.Result:
 
 
 def test_every_command_has_help_text() -> None:
-    assert COMMANDS == ["health", "serve"]
+    assert COMMANDS == ["health", "index", "jobs", "serve"]
     assert main.help
     for name in COMMANDS:
         command = main.commands[name]

@@ -9,6 +9,8 @@ import click
 from plexm8 import __version__
 from plexm8.cli.context import CliState
 from plexm8.cli.health import health
+from plexm8.cli.index import index
+from plexm8.cli.jobs import jobs
 from plexm8.cli.serve import serve
 
 __all__ = ["main"]
@@ -32,3 +34,5 @@ def main(ctx: click.Context, env_file: Path | None) -> None:
 
 main.add_command(serve)
 main.add_command(health)
+main.add_command(index)
+main.add_command(jobs)
