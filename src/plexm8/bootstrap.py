@@ -36,6 +36,7 @@ from plexm8.store.queries import SqliteLibraryQueries
 
 __all__ = [
     "DATABASE_NAME",
+    "JOBS_DATABASE_NAME",
     "Services",
     "build_services",
     "default_data_dir",
@@ -45,6 +46,8 @@ __all__ = [
 
 #: The one SQLite database in the data directory: the index, per-account state and job records.
 DATABASE_NAME = "plexm8.sqlite"
+#: Job records live apart from the index: a refresh holds the index database's write lock while it runs.
+JOBS_DATABASE_NAME = "jobs.sqlite"
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +183,7 @@ class Services:
 def open_job_store(settings: Settings) -> Iterator[JobStore]:
     """The job records in the data directory, without building services (no Plex, no demo server); closed after."""
     _make_data_dir(settings)
-    store = SqliteJobStore(settings.data_dir / DATABASE_NAME)
+    store = SqliteJobStore(settings.data_dir / JOBS_DATABASE_NAME)
     try:
         yield store
     finally:
@@ -208,7 +211,7 @@ def build_services(settings: Settings) -> Services:
     closers.append(store.close)
     queries = SqliteLibraryQueries(settings.data_dir / DATABASE_NAME)
     closers.append(queries.close)
-    job_store = SqliteJobStore(settings.data_dir / DATABASE_NAME)
+    job_store = SqliteJobStore(settings.data_dir / JOBS_DATABASE_NAME)
     closers.append(job_store.close)
     jobs = JobRunner(job_store)
     index = LibraryIndex(store, _reader_factory(url, timeout=settings.plex_timeout), jobs)

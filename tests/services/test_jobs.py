@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from plexm8.bootstrap import DATABASE_NAME, build_services
+from plexm8.bootstrap import DATABASE_NAME, JOBS_DATABASE_NAME, build_services
 from plexm8.config import load_settings
 from plexm8.core.accounts import PlexAccount
 from plexm8.core.catalog import SectionReader
@@ -36,7 +36,7 @@ DEADLINE_S = 30.0
 
 @pytest.fixture
 def job_store(tmp_path: Path) -> Iterator[SqliteJobStore]:
-    store = SqliteJobStore(tmp_path / DATABASE_NAME)
+    store = SqliteJobStore(tmp_path / JOBS_DATABASE_NAME)
     yield store
     store.close()
 
@@ -250,7 +250,7 @@ def test_a_second_runner_leaves_a_live_runners_jobs_alone(job_store: SqliteJobSt
     try:
         record = first.submit("block", None, blocking_job(release, started))
         assert started.wait(DEADLINE_S)
-        other_store = SqliteJobStore(tmp_path / DATABASE_NAME)
+        other_store = SqliteJobStore(tmp_path / JOBS_DATABASE_NAME)
         second = JobRunner(other_store)
         assert second.interrupted_at_start == []
         assert second.get(record.id).state is JobState.RUNNING
@@ -274,7 +274,7 @@ def test_owner_liveness() -> None:
 
 
 def test_jobs_of_a_killed_process_are_reported_interrupted_by_the_next_one(tmp_path: Path) -> None:
-    database = tmp_path / DATABASE_NAME
+    database = tmp_path / JOBS_DATABASE_NAME
     script = textwrap.dedent(
         f"""
         import threading
@@ -496,7 +496,7 @@ def test_the_service_refreshes_on_start_and_on_its_interval(plex: RunningServer,
         assert first.result is not None and first.result["full"] is True
         assert second.result is not None and second.result["full"] is False
     # Closed: the thread starts no new jobs, and none is left unfinished.
-    store = SqliteJobStore(tmp_path / "data" / DATABASE_NAME)
+    store = SqliteJobStore(tmp_path / "data" / JOBS_DATABASE_NAME)
     try:
         jobs = store.list(limit=1000)
         time.sleep(0.2)

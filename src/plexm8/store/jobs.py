@@ -12,7 +12,7 @@ from typing import Any
 
 from plexm8.core.jobs import JobProgress, JobRecord, JobState, JsonValue
 from plexm8.store.database import connect
-from plexm8.store.migrations import migrate
+from plexm8.store.migrations import JOB_MIGRATIONS, migrate
 
 __all__ = ["DEFAULT_KEEP_JOBS", "SqliteJobStore"]
 
@@ -46,7 +46,7 @@ class SqliteJobStore:
         if self._connection is None:
             conn = connect(self._path)
             try:
-                migrate(conn)
+                migrate(conn, JOB_MIGRATIONS)
             except BaseException:
                 conn.close()
                 raise

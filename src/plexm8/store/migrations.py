@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["MIGRATIONS", "Migration", "migrate", "schema_version"]
+__all__ = ["JOB_MIGRATIONS", "MIGRATIONS", "Migration", "migrate", "schema_version"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +192,16 @@ def _add_track_browse(conn: sqlite3.Connection) -> None:
     )
 
 
-#: Every migration, in order. Append only.
+#: Every migration of the index database (``plexm8.sqlite``), in order. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create_library_index", _create_library_index),
-    Migration(2, "create_jobs", _create_jobs),
-    Migration(3, "add_track_browse", _add_track_browse),
+    Migration(2, "add_track_browse", _add_track_browse),
 )
+
+#: Every migration of the job database (``jobs.sqlite``), in order. Append only. Jobs live in their own file
+#: because an index refresh holds the index database's write lock for its whole transaction, and a job's progress
+#: must be writable (and readable from another process, e.g. ``plexm8 jobs``) while that refresh runs.
+JOB_MIGRATIONS: tuple[Migration, ...] = (Migration(1, "create_jobs", _create_jobs),)
 
 
 def _ensure_table(conn: sqlite3.Connection) -> None:
