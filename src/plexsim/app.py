@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import parse_qsl, quote
 
 from plexsim.elements import IDENTIFIER, MEDIA_TAG_PREFIX, MEDIA_TAG_VERSION, ElementBuilder, ListStyle
+from plexsim.history import HistoryIndex, HistoryQuery
 from plexsim.knobs import Knobs, RequestRecord
 from plexsim.library import Album, Artist, Track
 from plexsim.nodes import AttrValue, Node
@@ -221,16 +222,24 @@ class PlexSimApp:
         self.state = state
         self.knobs = knobs if knobs is not None else Knobs()
         self.elements = ElementBuilder(state)
+        self._history_index = HistoryIndex()
         self._routes: list[tuple[frozenset[str], re.Pattern[str], Handler]] = []
         self._register()
 
     def prewarm(self) -> None:
-        """Render every item's list fragments now (XML and JSON, the ``includeGuids=1`` form plexapi asks for)."""
+        """Render every item's list fragments now (XML and JSON, the ``includeGuids=1`` form plexapi asks for).
+
+        The track part of history rows is rendered too, so the first full history is as fast as later ones.
+        """
         style = ListStyle(section_attrs=False, guids=True)
         everything: list[Item] = [*self.state.default_artists, *self.state.default_albums, *self.state.default_tracks]
         for json_form in (False, True):
             for obj in everything:
                 self.elements.fragment(obj, style, json_form=json_form)
+        played = {row.key: row for row in self.state.history}
+        for json_form in (False, True):
+            for row in played.values():
+                self.elements.history_fragment(row, json_form=json_form)
 
     # --- WSGI plumbing ----------------------------------------------------------------------------------------
 
@@ -1087,49 +1096,40 @@ class PlexSimApp:
         account_id = ctx.int_arg("accountID")
         section_id = ctx.int_arg("librarySectionID")
         item_id = ctx.int_arg("metadataItemID")
-        conditions: list[Callable[[int], bool]] = []
+        low: int | None = None
+        high: int | None = None
         for key, value in ctx.params:
             if not key.startswith("viewedAt"):
                 continue
-            op = key[len("viewedAt") :]
             try:
                 bound = int(value)
             except ValueError:
                 raise HTTPError(400, "viewedAt is not an integer") from None
-            conditions.append(_viewed_at_condition(op, bound, key))
-        wanted_tracks: set[int] | None = None
-        if item_id is not None:
-            obj = self.state.item(item_id)
-            wanted_tracks = set() if obj is None else {t.id for t in self.state.leaves(obj)}
-        rows = []
-        for row in self.state.history:
-            if user.id != 1 and row.account_id != user.id:
-                continue  # only the admin sees every account's plays
-            if account_id is not None and row.account_id != account_id:
-                continue
-            if section_id is not None and section_id != self.state.section.id:
-                continue
-            if wanted_tracks is not None and row.key not in wanted_tracks:
-                continue
-            if all(cond(row.viewed_at) for cond in conditions):
-                rows.append(row)
+            low, high = _viewed_at_window(key[len("viewedAt") :], bound, key, low, high)
+        sorts: list[tuple[str, bool]] = []
         sort = ctx.arg("sort")
-        if sort:
-            for part in reversed(sort.split(",")):
-                name, _, direction = part.partition(":")
-                if direction not in ("", "asc", "desc"):
-                    raise HTTPError(400, "sort direction must be asc or desc")
-                if name == "viewedAt":
-                    rows.sort(key=lambda r: (r.viewed_at, r.id), reverse=direction == "desc")
-                elif name == "accountID":
-                    rows.sort(key=lambda r: r.account_id, reverse=direction == "desc")
-                else:
-                    raise HTTPError(400, f"cannot sort history by {name!r}")
+        for part in sort.split(",") if sort else ():
+            name, _, direction = part.partition(":")
+            if direction not in ("", "asc", "desc"):
+                raise HTTPError(400, "sort direction must be asc or desc")
+            if name not in ("viewedAt", "accountID"):
+                raise HTTPError(400, f"cannot sort history by {name!r}")
+            sorts.append((name, direction == "desc"))
+        viewer = None if user.id == 1 else user.id  # only the admin sees every account's plays
+        query = HistoryQuery(viewer, account_id, section_id, item_id, low, high, tuple(sorts))
+        rows = self._history_index.rows(self.state, query)
         page = self._page(ctx)
         chosen = page.apply(rows)
-        nodes = [self.elements.history_node(row) for row in chosen]
         root_attrs: dict[str, AttrValue] = {"totalSize": len(rows), "offset": page.start} if page.requested else {}
-        response = self._document(ctx, root_attrs, nodes)
+        if chosen:
+            attrs: dict[str, AttrValue] = {"size": len(chosen), **root_attrs}
+            pieces = [self.elements.history_fragment(row, json_form=ctx.json_form) for row in chosen]
+            if ctx.json_form:
+                response = Response(200, json_container(attrs, pieces), _JSON_TYPE)
+            else:
+                response = Response(200, xml_container(attrs, pieces), _XML_TYPE)
+        else:
+            response = self._document(ctx, root_attrs, [])
         if page.requested:
             response.headers = [
                 ("X-Plex-Container-Start", str(page.start)),
@@ -1262,19 +1262,19 @@ def _configure_knobs(knobs: Knobs, ctx: Ctx) -> None:
     )
 
 
-def _viewed_at_condition(op: str, bound: int, key: str) -> Callable[[int], bool]:
-    """A history ``viewedAt`` comparison; ``viewedAt>=N`` arrives as key ``viewedAt>`` (its ``=`` separates)."""
-    if op in (">", ">="):
-        return lambda t: t >= bound
-    if op in ("<", "<="):
-        return lambda t: t <= bound
-    if op == ">>":
-        return lambda t: t > bound
-    if op == "<<":
-        return lambda t: t < bound
-    if op == "":
-        return lambda t: t == bound
-    raise HTTPError(400, f"unknown operator in {key!r}")
+def _viewed_at_window(
+    op: str, bound: int, key: str, low: int | None, high: int | None
+) -> tuple[int | None, int | None]:
+    """Narrow the inclusive ``viewedAt`` window by one comparison; ``viewedAt>=N`` arrives as key ``viewedAt>``."""
+    if op in (">", ">=", ">>", ""):
+        start = bound + 1 if op == ">>" else bound
+        low = start if low is None else max(low, start)
+    if op in ("<", "<=", "<<", ""):
+        end = bound - 1 if op == "<<" else bound
+        high = end if high is None else min(high, end)
+    if op not in (">", ">=", ">>", "", "<", "<=", "<<"):
+        raise HTTPError(400, f"unknown operator in {key!r}")
+    return low, high
 
 
 def _libtype_of(obj: Item) -> str:
