@@ -63,6 +63,21 @@ def rate_many(url: str, keys: list[int], rating: float) -> None:
     response.raise_for_status()
 
 
+class StageClock:
+    """A progress callback that notes when each stage of a refresh starts (wall clock)."""
+
+    def __init__(self) -> None:
+        self.starts: list[tuple[str, float]] = []
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if not self.starts or self.starts[-1][0] != stage:
+            self.starts.append((stage, time.perf_counter()))
+
+    def durations(self) -> dict[str, float]:
+        """Seconds from each stage's start to the next one's (the last stage, "done", has none)."""
+        return {name: round(nxt - at, 3) for (name, at), (_, nxt) in zip(self.starts, self.starts[1:], strict=False)}
+
+
 def peak_rss_mb() -> float:
     # ru_maxrss is KiB on Linux, bytes on macOS.
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024
@@ -87,8 +102,12 @@ def main() -> None:
 
         reader = PlexSectionReader(url, TOKEN, page_size=10_000, timeout=120)
         store = SqliteLibraryStore(Path(tmp) / "index.db")
-        first = refresh_index(reader, store, account="admin")
+        stages = StageClock()
+        first = refresh_index(reader, store, account="admin", progress=stages)
         results["plexm8_build_s"] = first.seconds
+        results["plexm8_stage_s"] = stages.durations()
+        # History is the last stage before the commit: the build without it is everything else.
+        results["plexm8_build_without_history_s"] = first.seconds - stages.durations().get("history", 0.0)
         results["plexm8_build_requests"] = first.requests
         results["plexm8_counts"] = str(first.counts)
         results["peak_rss_mb"] = peak_rss_mb()

@@ -221,3 +221,44 @@ def test_malformed_listings_are_clear_errors(
         list(reader.read_items(ItemKind.TRACK))
     assert message in str(caught.value)
     assert "token" not in str(caught.value).replace("refused the token", "")
+
+
+def test_changed_items_in_one_query_or_the_timestamps(plex: RunningServer, library: Library) -> None:
+    reader = admin(plex)
+    newest_update = max(t.updated_at for t in library.tracks)
+    newest_view = max(p.last_viewed_at or 0 for a in library.accounts if a.id == 1 for p in a.plays)
+    rated, played = library.tracks[3].id, library.tracks[7].id
+    plex.state.rate(plex.state.accounts[1], rated, 4.0, rated_at=plex.state.now())
+    plex.state.record_play(plex.state.accounts[1], played, viewed_at=newest_view + 10)
+    since = [(ChangeKind.UPDATED, newest_update), (ChangeKind.RATED, plex.state.now() - 5)]
+    since.append((ChangeKind.VIEWED, newest_view))
+    before = reader.requests_made
+    pages = list(reader.read_changed(ItemKind.TRACK, since))
+    assert reader.requests_made - before == 1 + 1  # the section lookup, then one listing ORing all three filters
+    states = {s.rating_key: s for page in pages for s in page.states}
+    assert set(states) == {rated, played}
+    assert states[rated].user_rating == 4.0 and states[played].last_viewed_at == newest_view + 10
+    # One filter alone is the plain form of the same query.
+    only_rated = [s.rating_key for page in reader.read_changed(ItemKind.TRACK, since[1:2]) for s in page.states]
+    assert only_rated == [rated]
+    assert list(reader.read_changed(ItemKind.TRACK, [])) == []
+
+
+def test_history_pages_follow_new_plays(plex: RunningServer, library: Library) -> None:
+    reader = admin(plex, page_size=50)
+    first = [p for page in reader.read_history() for p in page]
+    viewed = [p.viewed_at for p in first]
+    assert viewed == sorted(viewed, reverse=True)
+    assert len({p.history_id for p in first}) == len(first) == sum(len(a.history) for a in library.accounts)
+    # A play recorded in between must show up in the next read (the server's cached order follows the history).
+    track = library.tracks[0].id
+    plex.state.record_play(plex.state.accounts[1], track, viewed_at=viewed[-1] + 1)
+    again = [p for page in reader.read_history() for p in page]
+    assert len(again) == len(first) + 1
+    newest = max(again, key=lambda p: p.history_id)
+    assert (newest.rating_key, newest.viewed_at) == (track, viewed[-1] + 1)
+    middle = viewed[len(viewed) // 2]
+    # The reader asks for viewedAt>=, one second of overlap the index build dedupes by history id.
+    after = [p for page in reader.read_history(viewed_after=middle) for p in page]
+    assert after and all(p.viewed_at >= middle for p in after)
+    assert len(after) == sum(1 for p in again if p.viewed_at >= middle)

@@ -248,6 +248,10 @@ class SectionReader(Protocol):
         """Every item of ``kind`` (or only those whose timestamp is after ``since``), page by page."""
         ...
 
+    def read_changed(self, kind: ItemKind, since: Sequence[tuple[ChangeKind, int]]) -> Iterator[ItemPage]:
+        """The items of ``kind`` with any of the timestamps after its bound (one query ORing them), page by page."""
+        ...
+
     def read_keys(self, kind: ItemKind, *, key_above: int | None = None, key_below: int | None = None) -> list[int]:
         """The rating keys of the items of ``kind``, optionally strictly within a range."""
         ...

@@ -1,5 +1,8 @@
 """Decode Plex listing responses (JSON, or XML as the fallback) into index records, reading only what the index needs.
 
+The row types are declared ``gc=False``: they hold only strings, numbers and lists of other such rows, never a cycle,
+so the garbage collector need not track the hundreds of thousands a big listing creates.
+
 The JSON path hands the body straight to msgspec with :class:`msgspec.Struct` types that name only the needed
 fields; everything else in the document is skipped by the decoder without building Python objects, which is what
 makes a 100,000-track listing cheap. ``strict=False`` lets the same types accept Plex's mix of numbers and numeric
@@ -47,19 +50,19 @@ class ListingFormatError(ValueError):
     """The body is not a Plex listing of the expected shape; the message says what is wrong (never the body)."""
 
 
-class _Tag(msgspec.Struct):
+class _Tag(msgspec.Struct, gc=False):
     tag: str
 
 
-class _Part(msgspec.Struct):
+class _Part(msgspec.Struct, gc=False):
     file: str | None = None
 
 
-class _Media(msgspec.Struct, rename={"parts": "Part"}):
+class _Media(msgspec.Struct, rename={"parts": "Part"}, gc=False):
     parts: list[_Part] = []
 
 
-class _Item(msgspec.Struct, rename="camel"):
+class _Item(msgspec.Struct, rename="camel", gc=False):
     """The fields of an artist, album or track row that the index keeps (artists and albums leave most unset)."""
 
     rating_key: int
@@ -101,12 +104,12 @@ class _Playlist(msgspec.Struct, rename="camel"):
     updated_at: int | None = None
 
 
-class _PlaylistEntry(msgspec.Struct, rename="camel"):
+class _PlaylistEntry(msgspec.Struct, rename="camel", gc=False):
     rating_key: int
     playlist_item_id: int | None = msgspec.field(default=None, name="playlistItemID")
 
 
-class _Play(msgspec.Struct, rename="camel"):
+class _Play(msgspec.Struct, rename="camel", gc=False):
     history_key: str
     rating_key: int
     viewed_at: int
@@ -151,7 +154,7 @@ class _SectionContainer(msgspec.Struct, rename={"directory": "Directory", "metad
     metadata: list[_Section] = []
 
 
-class _Key(msgspec.Struct, rename="camel"):
+class _Key(msgspec.Struct, rename="camel", gc=False):
     rating_key: int
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -219,12 +219,28 @@ class PlexSectionReader:
         if since is not None:
             change, epoch = since
             params.append((f"{_PREFIX[kind]}.{change.value}>>", str(epoch)))
+        yield from self._pages(self._all_path(), params, self._item_decoder(kind))
 
+    def read_changed(self, kind: ItemKind, since: Sequence[tuple[ChangeKind, int]]) -> Iterator[ItemPage]:
+        """The items of ``kind`` with any of the timestamps after its bound, in one query (Plex's push/or/pop)."""
+        if not since:
+            return
+        prefix = _PREFIX[kind]
+        filters: Params = []
+        for change, epoch in since:
+            if filters:
+                filters.append(("or", "1"))
+            filters.append((f"{prefix}.{change.value}>>", str(epoch)))
+        grouped = [("push", "1"), *filters, ("pop", "1")] if len(since) > 1 else filters
+        yield from self._pages(self._all_path(), [("type", str(kind.value)), *grouped], self._item_decoder(kind))
+
+    @staticmethod
+    def _item_decoder(kind: ItemKind) -> Callable[[bytes, bool], tuple[int, ItemPage]]:
         def decode(body: bytes, xml: bool) -> tuple[int, ItemPage]:
             total, records, states = decode_items(body, kind, xml=xml)
             return total, ItemPage(kind, total, records, states)
 
-        yield from self._pages(self._all_path(), params, decode)
+        return decode
 
     def read_keys(self, kind: ItemKind, *, key_above: int | None = None, key_below: int | None = None) -> list[int]:
         """The rating keys of the items of ``kind``, optionally strictly within a range."""
