@@ -9,6 +9,7 @@ each user sees and changes only their own playlists. Track keys are accepted as 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated
 
 from flask import Blueprint
@@ -18,6 +19,7 @@ from plexm8.core.catalog import PlaylistRecord
 from plexm8.core.playlists import MAX_TRACKS_PER_REQUEST, PlaylistEntry
 from plexm8.errors import PlaylistItemNotFound, PlaylistNotFound
 from plexm8.services.playlists import MAX_TITLE_LENGTH, PlaylistService
+from plexm8.web.api.models import epoch_to_datetime
 from plexm8.web.api.spec import ApiModel, QueryParams, RequestBody, api_route
 from plexm8.web.context import current_account
 
@@ -83,8 +85,8 @@ class Playlist(ApiModel):
     summary: str
     item_count: int
     duration_ms: int | None
-    added_at: int | None = Field(description="Epoch seconds")
-    updated_at: int | None = Field(description="Epoch seconds")
+    added_at: datetime | None = Field(description="When the playlist was created (UTC)")
+    updated_at: datetime | None = Field(description="When the playlist last changed (UTC)")
 
 
 class PlaylistList(ApiModel):
@@ -165,8 +167,8 @@ def _playlist(record: PlaylistRecord) -> Playlist:
         summary=record.summary,
         item_count=record.leaf_count,
         duration_ms=record.duration_ms,
-        added_at=record.added_at,
-        updated_at=record.updated_at,
+        added_at=epoch_to_datetime(record.added_at),
+        updated_at=epoch_to_datetime(record.updated_at),
     )
 
 
