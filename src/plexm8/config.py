@@ -20,6 +20,7 @@ Variables (empty values count as unset):
 ``PLEX_TIMEOUT``       seconds to wait for one Plex request (default 10)
 ``PLEX_CHECK_INTERVAL`` seconds between background checks of the Plex connection (default 60)
 ``INDEX_REFRESH_INTERVAL`` seconds between automatic refreshes of the local index (default 900; 0 = only on demand)
+``SERVER_THREADS``     worker threads answering HTTP requests, 1-256 (default :data:`DEFAULT_SERVER_THREADS`)
 =====================  =====================================================================================
 """
 
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_CORS_ORIGINS",
     "DEFAULT_INDEX_REFRESH_INTERVAL",
     "DEFAULT_PORT",
+    "DEFAULT_SERVER_THREADS",
     "LOG_LEVELS",
     "SETTING_NAMES",
     "Settings",
@@ -48,6 +50,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PLEX_TIMEOUT = 10.0
 DEFAULT_CHECK_INTERVAL = 60.0
 DEFAULT_INDEX_REFRESH_INTERVAL = 900.0
+#: Requests are short and CPU-bound under one GIL, so more threads than this only add switching; fewer make a
+#: request that waits on Plex (a first index build, a rating write) hold up the quick ones (bench/bench_api.py).
+DEFAULT_SERVER_THREADS = 8
+MAX_SERVER_THREADS = 256
 
 #: The hosted web app, the built-in UI on the default port, and the dev-server ports of a React app
 #: (Create React App 3000, Vite 5173, Netlify dev 8888), each under both loopback spellings browsers use.
@@ -72,6 +78,7 @@ SETTING_NAMES = (
     "PLEX_TIMEOUT",
     "PLEX_CHECK_INTERVAL",
     "INDEX_REFRESH_INTERVAL",
+    "SERVER_THREADS",
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -96,6 +103,8 @@ class Settings:
     plex_check_interval: float = DEFAULT_CHECK_INTERVAL
     #: Seconds between automatic index refreshes of the configured account; 0 disables them (and the one at start).
     index_refresh_interval: float = DEFAULT_INDEX_REFRESH_INTERVAL
+    #: Worker threads of the HTTP server (waitress) that run requests.
+    server_threads: int = DEFAULT_SERVER_THREADS
 
 
 def load_settings(environ: Mapping[str, str], *, default_data_dir: Path) -> Settings:
@@ -124,6 +133,7 @@ def load_settings(environ: Mapping[str, str], *, default_data_dir: Path) -> Sett
         index_refresh_interval=_parse_interval(
             "INDEX_REFRESH_INTERVAL", get("INDEX_REFRESH_INTERVAL"), default=DEFAULT_INDEX_REFRESH_INTERVAL
         ),
+        server_threads=_parse_threads(get("SERVER_THREADS")),
     )
 
 
@@ -142,6 +152,14 @@ def _parse_port(value: str | None) -> int:
         return DEFAULT_PORT
     if not value.isdigit() or not 1 <= int(value) <= 65535:
         raise SettingsError("PORT", f"{value!r} is not a port number (1-65535)")
+    return int(value)
+
+
+def _parse_threads(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_SERVER_THREADS
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_SERVER_THREADS:
+        raise SettingsError("SERVER_THREADS", f"{value!r} is not a whole number of threads (1-{MAX_SERVER_THREADS})")
     return int(value)
 
 

@@ -48,7 +48,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         app = create_app(services=services)
         services.start()
         try:
-            server = waitress.create_server(app, host=settings.host, port=settings.port, ident="PlexM8")
+            server = waitress.create_server(
+                app, host=settings.host, port=settings.port, threads=settings.server_threads, ident="PlexM8"
+            )
         except OSError as exc:
             fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
         if settings.host.strip("[]") not in LOOPBACK_HOSTS:
@@ -57,7 +59,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
                 "requests must still name a loopback host or one of ALLOWED_HOSTS",
                 settings.host,
             )
-        log.info("PlexM8 in %s mode, Plex at %s", services.mode.value, services.settings.plex_server_url)
+        log.info(
+            "PlexM8 in %s mode, Plex at %s, %d request threads",
+            services.mode.value,
+            services.settings.plex_server_url,
+            settings.server_threads,
+        )
         server.print_listen("PlexM8 serving on http://{}:{}")
         _interrupt_on_sigterm()
         server.run()

@@ -3,12 +3,15 @@
 :class:`SqliteLibraryQueries` implements the TrackIndex port over the database :class:`SqliteLibraryStore` fills,
 with its own connection per thread (WAL: reads never wait for a refresh in progress). Each answer is one SQL
 query shaped to use an index: top rated walks ``item_states_top_rated`` in order and stops at the limit.
+:meth:`SqliteLibraryQueries.generation` tells callers that cache answers when the data may have changed.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from plexm8.core.tracks import SortOrder, TrackPage, TrackQuery, TrackSort, TrackView, fold_text
@@ -17,10 +20,23 @@ from plexm8.store.migrations import migrate
 
 __all__ = ["SqliteLibraryQueries"]
 
-_VIEW_COLUMNS = (
-    "t.rating_key, t.title, coalesce(t.track_artist, t.artist_title), t.album_title, t.duration_ms, t.year,"
-    " s.user_rating, s.last_rated_at, coalesce(s.view_count, 0), s.last_viewed_at, t.added_at"
+#: What a TrackView is read from, each with the name it has in the subquery top rated packs into one JSON array.
+_VIEW_FIELDS = (
+    ("t.rating_key", "rating_key"),
+    ("t.title", "title"),
+    ("coalesce(t.track_artist, t.artist_title)", "artist"),
+    ("t.album_title", "album"),
+    ("t.duration_ms", "duration_ms"),
+    ("t.year", "year"),
+    ("s.user_rating", "user_rating"),
+    ("s.last_rated_at", "last_rated_at"),
+    ("coalesce(s.view_count, 0)", "view_count"),
+    ("s.last_viewed_at", "last_viewed_at"),
+    ("t.added_at", "added_at"),
 )
+_VIEW_COLUMNS = ", ".join(column for column, _ in _VIEW_FIELDS)
+_VIEW_COLUMNS_NAMED = ", ".join(f"{column} AS {name}" for column, name in _VIEW_FIELDS)
+_PACKED_COLUMNS = ", ".join(name for _, name in _VIEW_FIELDS)
 
 _ARTIST = "coalesce(t.track_artist, t.artist_title)"
 _SORT_KEYS: dict[TrackSort, tuple[str, ...]] = {
@@ -34,8 +50,13 @@ _SORT_KEYS: dict[TrackSort, tuple[str, ...]] = {
 }
 
 
-def _view(row: tuple[object, ...]) -> TrackView:
+def _view(row: Sequence[object]) -> TrackView:
     return TrackView(*row)  # type: ignore[arg-type]
+
+
+def _top_rated_order(view: TrackView) -> tuple[float, bool, int, int]:
+    rated_at = view.last_rated_at
+    return (-(view.user_rating or 0.0), rated_at is None, -(rated_at or 0), view.rating_key)
 
 
 def _like_pattern(text: str) -> str:
@@ -52,6 +73,28 @@ class SqliteLibraryQueries:
         self._migrated = False
         self._lock = threading.Lock()
         self._search_lock = threading.Lock()
+        self._generation_lock = threading.Lock()
+        self._data_generation = 0
+
+    def generation(self) -> int:
+        """A counter that moves on whenever the database may have changed (a commit by any connection or process).
+
+        Read it before a query: the answer stays current for as long as ``generation()`` returns the same value.
+        """
+        # PRAGMA data_version changes on a connection when *another* connection commits (a refresh, another
+        # process, another thread's rating write); this connection's own writes bump the counter in record_rating.
+        # Every thread's connection sees a foreign commit, so the first to look after it moves the counter on.
+        local = self._local
+        conn = self._conn()
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if getattr(local, "data_version", None) != version:
+            local.data_version = version
+            self._bump_generation()
+        return self._data_generation
+
+    def _bump_generation(self) -> None:
+        with self._generation_lock:
+            self._data_generation += 1
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -73,13 +116,24 @@ class SqliteLibraryQueries:
 
     def top_rated(self, account: str, *, min_rating: float, limit: int) -> list[TrackView]:
         """The account's tracks rated at least ``min_rating``, highest first, then most recently rated."""
-        rows = self._conn().execute(
-            f"SELECT {_VIEW_COLUMNS} FROM item_states s JOIN tracks t ON t.rating_key = s.rating_key"  # noqa: S608
-            " WHERE s.account = ? AND s.user_rating IS NOT NULL AND s.user_rating >= ?"
-            " ORDER BY s.user_rating DESC, s.last_rated_at DESC, s.rating_key LIMIT ?",
-            (account, min_rating, limit),
+        # One row holding every track as JSON: sqlite3 releases the GIL around each row step, and under concurrent
+        # requests every re-acquisition can wait a whole switch interval, so 50 rows cost far more than 50 steps.
+        (packed,) = (
+            self._conn()
+            .execute(
+                f"SELECT json_group_array(json_array({_PACKED_COLUMNS})) FROM ("  # noqa: S608
+                f"SELECT {_VIEW_COLUMNS_NAMED} FROM item_states s JOIN tracks t ON t.rating_key = s.rating_key"
+                " WHERE s.account = ? AND s.user_rating IS NOT NULL AND s.user_rating >= ?"
+                " ORDER BY s.user_rating DESC, s.last_rated_at DESC, s.rating_key LIMIT ?)",
+                (account, min_rating, limit),
+            )
+            .fetchone()
         )
-        return [_view(row) for row in rows]
+        views = [_view(row) for row in json.loads(packed)]
+        # The aggregate's element order is not guaranteed by SQLite, so the order is restored here (NULL sorts
+        # last under DESC in SQLite, as in the query).
+        views.sort(key=_top_rated_order)
+        return views
 
     def track(self, account: str, rating_key: int) -> TrackView | None:
         """One indexed track with the account's state, or ``None`` when the index does not have it."""
@@ -154,6 +208,9 @@ class SqliteLibraryQueries:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        finally:
+            # Also after a failure: a commit may have happened before it surfaced; a spare bump only costs a miss.
+            self._bump_generation()
 
     # --- the folded search table ---------------------------------------------------------------------------
 
@@ -193,3 +250,5 @@ class SqliteLibraryQueries:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._bump_generation()

@@ -59,7 +59,11 @@ def install_request_guards(app: Flask, *, cors_origins: Iterable[str], allowed_h
         return None
 
     def add_cors_headers(response: Response) -> Response:
-        response.vary.add("Origin")
+        if "Vary" in response.headers:
+            response.vary.add("Origin")
+        else:
+            # Most responses carry no Vary yet; setting it directly skips parsing a header set on every request.
+            response.headers["Vary"] = "Origin"
         origin = request.headers.get("Origin")
         if origin is not None and origin_allowed(origin):
             response.headers["Access-Control-Allow-Origin"] = origin

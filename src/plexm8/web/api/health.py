@@ -22,6 +22,7 @@ Response (200, always ``"status": "ok"`` while the service runs, whatever the st
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -36,6 +37,7 @@ bp = Blueprint("health", __name__, url_prefix="/api")
 
 #: ``app.config`` key holding the feature names the factory collected from the registered API blueprints.
 FEATURES_KEY = "PLEXM8_FEATURES"
+_RENDERED_KEY = "plexm8_health_rendered"
 
 
 def plex_state_json(status: ConnectionStatus) -> dict[str, Any]:
@@ -54,16 +56,31 @@ def plex_state_json(status: ConnectionStatus) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    """The health document rendered for one connection status (the rest of it is fixed for the app's life)."""
+
+    status: ConnectionStatus
+    body: bytes
+
+
 @bp.get("/health")
 def health() -> Response:
     """Report that PlexM8 runs, what it offers, and the cached Plex connection state."""
     services = get_services()
-    return jsonify(
-        {
+    status = services.monitor.status()
+    rendered = current_app.extensions.get(_RENDERED_KEY)
+    # The monitor replaces its (frozen) status object on every check, so identity tells whether the document is
+    # current; web apps poll this endpoint, and rendering it once per check instead of per request keeps it cheap.
+    # Threads racing here at worst render the same document twice.
+    if not isinstance(rendered, _Rendered) or rendered.status is not status:
+        document = {
             "status": "ok",
             "version": __version__,
             "features": list(current_app.config[FEATURES_KEY]),
             "plex_api_version": services.plex_api_version,
-            "plex": plex_state_json(services.monitor.status()),
+            "plex": plex_state_json(status),
         }
-    )
+        rendered = _Rendered(status=status, body=jsonify(document).get_data())
+        current_app.extensions[_RENDERED_KEY] = rendered
+    return Response(rendered.body, mimetype="application/json")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from plexm8.core.ratings import Rating
 from plexm8.core.tracks import TrackView
@@ -40,19 +42,31 @@ class TrackOut(ApiModel):
     @classmethod
     def of(cls, track: TrackView) -> TrackOut:
         """The API form of ``track``."""
-        rating = track.user_rating
-        return cls(
-            key=f"/library/metadata/{track.rating_key}",
-            rating_key=track.rating_key,
-            title=track.title,
-            artist=track.artist,
-            album=track.album,
-            rating=rating,
-            stars=Rating.from_plex(rating).stars if rating is not None else None,
-            duration_ms=track.duration_ms,
-            year=track.year,
-            last_rated_at=epoch_to_datetime(track.last_rated_at),
-            view_count=track.view_count,
-            last_viewed_at=epoch_to_datetime(track.last_viewed_at),
-            added_at=epoch_to_datetime(track.added_at),
-        )
+        return cls(**_track_fields(track))
+
+    @classmethod
+    def many(cls, tracks: Iterable[TrackView]) -> list[TrackOut]:
+        """The API form of each of ``tracks``, validated in one call (half the cost of :meth:`of` per track)."""
+        return _TRACK_LIST.validate_python([_track_fields(track) for track in tracks])
+
+
+_TRACK_LIST = TypeAdapter(list[TrackOut])
+
+
+def _track_fields(track: TrackView) -> dict[str, Any]:
+    rating = track.user_rating
+    return {
+        "key": f"/library/metadata/{track.rating_key}",
+        "rating_key": track.rating_key,
+        "title": track.title,
+        "artist": track.artist,
+        "album": track.album,
+        "rating": rating,
+        "stars": Rating.from_plex(rating).stars if rating is not None else None,
+        "duration_ms": track.duration_ms,
+        "year": track.year,
+        "last_rated_at": epoch_to_datetime(track.last_rated_at),
+        "view_count": track.view_count,
+        "last_viewed_at": epoch_to_datetime(track.last_viewed_at),
+        "added_at": epoch_to_datetime(track.added_at),
+    }

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Self
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 from pydantic import Field, field_validator, model_validator
 
 from plexm8.core.ratings import MAX_RATING, MAX_STARS, Rating
 from plexm8.services.ratings import rate_track, top_rated
 from plexm8.web.api.models import TrackOut
-from plexm8.web.api.spec import ApiModel, QueryParams, RequestBody, api_route
+from plexm8.web.api.spec import ApiModel, QueryParams, Rendered, RequestBody, api_route, render
 from plexm8.web.context import current_account
 from plexm8.web.extension import get_services
 
@@ -22,6 +23,9 @@ bp = Blueprint("ratings", __name__, url_prefix="/api")
 #: Rating keys are positive integers; the bound keeps them inside SQLite's and JSON's exact integer range.
 MAX_RATING_KEY = 2**53
 _TRACK_KEY = re.compile(r"^(?:/library/metadata/)?([0-9]{1,16})$")
+_TOP_RATED_CACHE_KEY = "plexm8_top_rated_cache"
+#: Distinct (account, limit, min_rating) answers kept per index generation; past it the cache starts over.
+TOP_RATED_CACHE_SIZE = 256
 
 
 def parse_track_key(value: int | str) -> int:
@@ -142,11 +146,38 @@ def rate(*, body: RateRequest) -> TrackOut:
     summary="Top-rated tracks",
     tags=("ratings",),
 )
-def top(*, query: TopRatedQuery) -> TopRated:
+def top(*, query: TopRatedQuery) -> Rendered:
     """Served from the local index; the account's index is built first if it has none (Plex must answer then)."""
     context = current_account()
     services = get_services()
-    tracks = top_rated(
-        services.index, services.queries, context.account, min_rating=query.min_rating, limit=query.limit
-    )
-    return TopRated(items=[TrackOut.of(track) for track in tracks], limit=query.limit, min_rating=query.min_rating)
+    # Read before the query: an answer is filed under a generation no later than the data it was read from, so
+    # a rating or refresh committed meanwhile moves the generation on and the answer is never served for it.
+    generation = services.queries.generation()
+    cache = current_app.extensions.get(_TOP_RATED_CACHE_KEY)
+    if not isinstance(cache, _TopRatedCache) or cache.generation != generation:
+        cache = _TopRatedCache(generation)
+        current_app.extensions[_TOP_RATED_CACHE_KEY] = cache
+    key = (context.key, query.limit, query.min_rating)
+    answer = cache.answers.get(key)
+    if answer is None:
+        tracks = top_rated(
+            services.index, services.queries, context.account, min_rating=query.min_rating, limit=query.limit
+        )
+        answer = render(TopRated(items=TrackOut.many(tracks), limit=query.limit, min_rating=query.min_rating))
+        if len(cache.answers) >= TOP_RATED_CACHE_SIZE:
+            cache.answers.clear()
+        cache.answers[key] = answer
+    return answer
+
+
+@dataclass(slots=True)
+class _TopRatedCache:
+    """Top-rated answers (serialised) of one index generation, keyed by account key, limit and min rating.
+
+    The web app shows the same list again and again while ratings change rarely; building and serialising the 50
+    tracks costs several times what the rest of the request does. Threads share it without a lock: dict reads and
+    writes are atomic, and a race only builds an answer twice.
+    """
+
+    generation: int
+    answers: dict[tuple[str, int, float], Rendered] = field(default_factory=dict)

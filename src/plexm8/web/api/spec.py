@@ -24,7 +24,8 @@ Example (a resource module; the blueprint is registered in :data:`plexm8.web.api
         return Widget(id=widget_id, title=body.title)
 
 The view receives path parameters by name and ``body=`` / ``query=`` (only those declared) as validated model
-instances, and returns an instance of ``response`` (or ``None`` when ``response`` is ``None``: an empty 204).
+instances, and returns an instance of ``response`` (or ``None`` when ``response`` is ``None``: an empty 204), or
+that instance already serialised by :func:`render` when the view answers from a cache of its own.
 Requests are refused before the view runs: a body that is not ``application/json`` → 415, larger than
 :data:`MAX_BODY_BYTES` → 413, not valid JSON (NaN and Infinity included) → 400 ``bad_request``, values that do not
 fit the model (wrong type, unknown field, out of range) → 422 ``validation_error`` whose message names the field.
@@ -59,10 +60,12 @@ __all__ = [
     "ErrorResponse",
     "Operation",
     "QueryParams",
+    "Rendered",
     "RequestBody",
     "api_route",
     "build_openapi",
     "operations",
+    "render",
 ]
 
 #: Request bodies above this size are refused with 413 before they are read.
@@ -73,7 +76,7 @@ SECURITY_SCHEME = "plexToken"
 ERROR_SCHEMA = "ErrorResponse"
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-View = Callable[..., BaseModel | None]
+View = Callable[..., "BaseModel | Rendered | None"]
 V = TypeVar("V", bound=View)
 
 _OPERATION_ATTR = "__plexm8_operation__"
@@ -113,6 +116,19 @@ class ErrorResponse(ApiModel):
     """The body of every error response."""
 
     error: ErrorDetail
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A response model serialised once (by :func:`render`), for views that answer the same thing many times."""
+
+    model: type[BaseModel]
+    body: bytes
+
+
+def render(result: BaseModel) -> Rendered:
+    """``result`` as the JSON body :func:`api_route` would send for it, to keep and return again."""
+    return Rendered(model=type(result), body=result.model_dump_json().encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,11 +288,15 @@ def _validation_error(exc: ModelValidationError, *, where: str) -> BadRequest:
     return ValidationError(f"{where} field '{location}': {message}{more}", field=location)
 
 
-def _respond(operation: Operation, result: BaseModel | None) -> Response:
+def _respond(operation: Operation, result: BaseModel | Rendered | None) -> Response:
     if operation.response is None:
         if result is not None:
             raise TypeError(f"a {operation.status} route must return None, not {type(result).__name__}")
         return Response(status=operation.status)
+    if isinstance(result, Rendered):
+        if not issubclass(result.model, operation.response):
+            raise TypeError(f"the view returned a rendered {result.model.__name__}, not {operation.response.__name__}")
+        return Response(result.body, status=operation.status, mimetype="application/json")
     if not isinstance(result, operation.response):
         raise TypeError(f"the view returned {type(result).__name__}, not {operation.response.__name__}")
     return Response(result.model_dump_json(), status=operation.status, mimetype="application/json")
