@@ -75,6 +75,7 @@ __all__ = [
     "QueryError",
     "SearchQuery",
     "SortKey",
+    "mentions_relative_date",
     "meta_document",
     "parse_search",
     "parse_smart_uri",
@@ -304,6 +305,11 @@ def _day_start(raw: str) -> int | None:
     except ValueError:
         return None
     return calendar.timegm(day.timetuple())
+
+
+def mentions_relative_date(params: Sequence[tuple[str, str]]) -> bool:
+    """Whether any value may be a relative date (``-7d``), whose meaning moves with the clock."""
+    return any(_RELATIVE_RE.fullmatch(value) for _, value in params)
 
 
 def _parse_date(raw: str, now: int, what: str) -> tuple[int, int]:

@@ -8,10 +8,19 @@ runs a section search in the section's default order; :func:`evaluate_smart` eva
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 
 from plexsim.library import Album, Artist, Track
-from plexsim.query import parse_search, parse_smart_uri, run_search
+from plexsim.query import (
+    AllOf,
+    Condition,
+    Expr,
+    mentions_relative_date,
+    parse_search,
+    parse_smart_uri,
+    run_search,
+)
 from plexsim.state import AccountState, Item, PlaylistState, ServerState
 
 __all__ = ["LIBTYPES", "evaluate_smart", "resolver", "search_section"]
@@ -177,14 +186,74 @@ def search_section(
     """
     query = parse_search(params, libtype=libtype, now=state.now())
     pool = _default_items(state, libtype) if items is None else items
+    if items is None and libtype == "track":
+        wanted = _candidates(state, account, query.where)
+        if wanted is not None and len(wanted) < len(pool):
+            # Same search over fewer items: the ones left out cannot match, so the answer is the same.
+            pool = [t for t in pool if t.id in wanted]
     return run_search(query, pool, resolver(state, account), seed=state.version)
+
+
+def _candidates(state: ServerState, account: AccountState, expr: Expr) -> set[int] | None:
+    """Ids outside which ``expr`` matches no track, when an index answers that cheaply; ``None``: any track may.
+
+    A track search filtered on the account's ratings or plays, or on recent ``updatedAt``, can only match tracks
+    with a rating, a play or a recent update; real Plex answers these from indexed columns, plexsim by narrowing
+    the tracks it evaluates. Supersets are fine (every candidate is still evaluated in full).
+    """
+    if isinstance(expr, Condition):
+        return _condition_candidates(state, account, expr)
+    known = [_candidates(state, account, term) for term in expr.terms]
+    if isinstance(expr, AllOf):
+        sets = sorted((k for k in known if k is not None), key=len)
+        return set.intersection(*sets) if sets else None
+    if not known or any(k is None for k in known):
+        return None
+    return set().union(*(k for k in known if k is not None))
+
+
+def _lower_bound(cond: Condition) -> float | None:
+    """The value every match is at least, for ``>>=`` / ``>=`` comparisons of numbers and dates."""
+    if cond.op not in (">>=", ">=") or cond.field.kind not in ("integer", "date"):
+        return None
+    bounds = [v[0] if isinstance(v, tuple) else v for v in cond.values]
+    numbers = [b for b in bounds if isinstance(b, (int, float))]
+    return min(numbers) if numbers else None
+
+
+def _condition_candidates(state: ServerState, account: AccountState, cond: Condition) -> set[int] | None:
+    # Only plain (not negated) comparisons of fields resolved from the item: they never match a missing value.
+    if cond.op.startswith("!") or cond.field.source != "resolve":
+        return None
+    name, low = cond.field.name, _lower_bound(cond)
+    if name == "track.userRating":
+        return {k for k, r in account.ratings.items() if low is None or r.rating >= low}
+    if name == "track.lastRatedAt":
+        return {k for k, r in account.ratings.items() if low is None or r.rated_at >= low}
+    if name == "track.lastViewedAt":
+        return {
+            k
+            for k, p in account.plays.items()
+            if p.last_viewed_at is not None and (low is None or p.last_viewed_at >= low)
+        }
+    if name == "track.updatedAt" and low is not None:
+        times, ids = state.track_update_index()
+        return set(ids[bisect.bisect_left(times, low) :])
+    return None
 
 
 def evaluate_smart(state: ServerState, account: AccountState, playlist: PlaylistState) -> list[Track]:
     """A smart playlist's tracks right now, under its owner's ratings and plays."""
-    if playlist.query is None:
+    query = playlist.query
+    if query is None:
         return []
-    _, pairs = parse_smart_uri(playlist.query)
+    _, pairs = parse_smart_uri(query)
+    # Remembered until the state changes; rules with relative dates also change meaning every second.
+    now = state.now() if mentions_relative_date(pairs) else None
+    return state.memo(("smart", account.id, query, now), lambda: _evaluate(state, account, pairs))
+
+
+def _evaluate(state: ServerState, account: AccountState, pairs: list[tuple[str, str]]) -> list[Track]:
     type_value = next((v for k, v in pairs if k == "type"), "10")
     libtype = LIBTYPES.get(int(type_value), "track") if type_value.isdigit() else "track"
     found = search_section(state, account, pairs, libtype=libtype)

@@ -16,8 +16,9 @@ import operator
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from plexsim.library import (
     Account,
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 Item = Artist | Album | Track
+T = TypeVar("T")
 
 #: Tag kinds with their own id table, as Plex's ``tags`` table distinguishes them by ``tag_type``.
 TAG_KINDS = ("genre", "style", "mood", "country")
@@ -171,6 +173,9 @@ class ServerState:
         self._next_history_id = len(self.history) + 1
         self._next_playlist_id = max_id + 1
         self._sonic: dict[str, dict[int, tuple[list[float], float]]] = {}
+        self._memo: dict[Hashable, Any] = {}
+        self._by_update: tuple[list[int], list[int]] | None = None
+        self._memo_version = 0
 
     # --- loading ----------------------------------------------------------------------------------------------
 
@@ -306,6 +311,37 @@ class ServerState:
 
     def _touch(self) -> None:
         self.version += 1
+
+    def track_update_index(self) -> tuple[list[int], list[int]]:
+        """Every track's ``updatedAt`` in ascending order, and the track ids in the same order.
+
+        Built on first use and kept: the catalogue does not change while the server runs.
+        """
+        if self._by_update is None:
+            pairs = sorted((t.updated_at, t.id) for t in self.tracks.values())
+            self._by_update = ([u for u, _ in pairs], [i for _, i in pairs])
+        return self._by_update
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, remembered under ``key`` until the state next changes (for answers derived from it only).
+
+        Smart playlists are evaluated for the ``/playlists`` listing and again for their items; a real server
+        answers both from its database, so the second evaluation is wasted time plexsim need not spend.
+        """
+        version = self.version
+        with self.lock:
+            if self._memo_version != version:
+                self._memo.clear()
+                self._memo_version = version
+            if key in self._memo:
+                found: T = self._memo[key]
+                return found
+        result = compute()
+        with self.lock:
+            # A change while computing makes the result stale: answer it (it was true when asked), do not keep it.
+            if self.version == version == self._memo_version:
+                self._memo[key] = result
+        return result
 
     # --- ratings ----------------------------------------------------------------------------------------------
 
