@@ -106,7 +106,8 @@ def main() -> None:
         first = refresh_index(reader, store, account="admin", progress=stages)
         results["plexm8_build_s"] = first.seconds
         results["plexm8_stage_s"] = stages.durations()
-        # History is the last stage before the commit: the build without it is everything else.
+        # The history stage stores the plays (downloaded meanwhile, during the track stage); the rest is the build
+        # without storing them.
         results["plexm8_build_without_history_s"] = first.seconds - stages.durations().get("history", 0.0)
         results["plexm8_build_requests"] = first.requests
         results["plexm8_counts"] = str(first.counts)

@@ -238,6 +238,39 @@ def test_killed_refresh_leaves_the_previous_index(plex: RunningServer, tmp_path:
     reopened = SqliteLibraryStore(path)
     assert snapshot(reopened, "admin") == before
     assert reopened.counts("admin").tracks == len(plex.state.tracks)
+    # The full build had dropped the secondary indexes to build them after loading; the kill brought them back.
+    assert index_sql(path) == index_sql(tmp_path / "fresh.db")
+
+
+def index_sql(path: Path) -> dict[str, str]:
+    """Every index of the database at ``path`` (migrated first) by name, with its definition."""
+    SqliteLibraryStore(path).counts("nobody")
+    conn = connect(path)
+    try:
+        rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        return dict(rows.fetchall())
+    finally:
+        conn.close()
+
+
+def test_full_build_rebuilds_the_indexes_it_drops(plex: RunningServer, tmp_path: Path) -> None:
+    path = tmp_path / "index.db"
+    expected = index_sql(tmp_path / "fresh.db")
+    assert {"tracks_album", "track_files_path", "plays_viewed"} <= set(expected)
+    store = SqliteLibraryStore(path)
+    refresh_index(reader_for(plex), store, account="admin")
+    assert index_sql(path) == expected
+    # A full build that fails after loading the items (the history fails) leaves every index in place as well.
+    plex.knobs.configure(fail_path="/status/sessions/history")
+    with pytest.raises(PlexUnavailable):
+        refresh_index(reader_for(plex), store, account="admin", full=True)
+    assert index_sql(path) == expected
+    conn = connect(path)
+    try:
+        plan = conn.execute("EXPLAIN QUERY PLAN SELECT rating_key FROM track_files WHERE path = ?", ("x",)).fetchall()
+    finally:
+        conn.close()
+    assert any("track_files_path" in str(step) for step in plan)
 
 
 def test_schema_is_versioned_and_the_database_uses_wal(tmp_path: Path) -> None:
@@ -252,3 +285,15 @@ def test_schema_is_versioned_and_the_database_uses_wal(tmp_path: Path) -> None:
     conn.execute("INSERT INTO schema_migrations VALUES (999, 'from the future', 0)")
     with pytest.raises(sqlite3.DatabaseError, match="newer"):
         migrate(conn)
+
+
+def test_states_of_some_keys_and_rated_keys(plex: RunningServer, store: SqliteLibraryStore) -> None:
+    refresh_index(reader_for(plex), store, account="admin")
+    everything = store.states("admin")
+    assert len(everything) > 10
+    some = [*sorted(everything)[::3], 987_654_321]
+    assert store.states("admin", some) == {k: everything[k] for k in some if k in everything}
+    assert store.states("admin", []) == {}
+    rated = store.rated_keys("admin")
+    assert rated == {k for k, s in everything.items() if s.user_rating is not None}
+    assert rated and rated != set(everything)

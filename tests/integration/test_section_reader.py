@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterator
+from dataclasses import astuple, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -84,6 +85,50 @@ def test_xml_fallback_reads_the_same_records(plex: RunningServer) -> None:
     xml_states = [s for page in admin(plex, json=False).read_items(ItemKind.TRACK) for s in page.states]
     json_states = [s for page in admin(plex).read_items(ItemKind.TRACK) for s in page.states]
     assert xml_states == json_states
+
+
+@pytest.mark.parametrize("json", [True, False], ids=["json", "xml"])
+def test_rows_carry_what_records_do(plex: RunningServer, json: bool) -> None:
+    account = plex.state.accounts[1]
+    plex.state.rate(account, next(iter(plex.state.tracks)), 6.0)
+    for kind in ItemKind:
+        pages = list(admin(plex, page_size=70, json=json).read_items(kind))
+        rows = list(admin(plex, page_size=70, json=json).read_rows(kind))
+        records = [r for page in pages for r in page.records]
+        states = [s for page in pages for s in page.states]
+        assert [page.total for page in rows] == [page.total for page in pages]
+        bare = [f for f in fields(records[0]) if f.name not in ("genres", "styles", "moods", "file_paths")]
+        assert [row for page in rows for row in page.items] == [
+            tuple(getattr(r, f.name) for f in bare) for r in records
+        ]
+        tags = {(row[0], row[1]): [] for page in rows for row in page.tags}  # type: dict[tuple[int, str], list[str]]
+        for page in rows:
+            for key, tag_kind, position, tag in page.tags:
+                assert position == len(tags[key, tag_kind])
+                tags[key, tag_kind].append(tag)
+        for record in records:
+            for tag_kind, values in (("genre", record.genres), ("style", record.styles), ("mood", record.moods)):
+                assert tuple(tags.get((record.rating_key, tag_kind), ())) == values
+        files = [(key, path) for page in rows for key, _, path in page.files]
+        assert files == [(r.rating_key, p) for r in records if isinstance(r, TrackRecord) for p in r.file_paths]
+        default = (None, None, 0, None, 0)
+        assert [s for page in rows for s in page.states] == [astuple(s) for s in states if astuple(s)[1:] != default]
+        assert max(page.updated_at for page in rows) == max(r.updated_at or 0 for r in records)
+        assert max(page.last_rated_at for page in rows) == max(s.last_rated_at or 0 for s in states)
+        assert max(page.last_viewed_at for page in rows) == max(s.last_viewed_at or 0 for s in states)
+
+
+def test_downloaded_history_decodes_to_the_same_plays(plex: RunningServer) -> None:
+    reader = admin(plex, page_size=50)
+    plays = [astuple(p) for page in reader.read_history() for p in page]
+    assert len(plays) > 100
+    downloads = list(admin(plex, page_size=50).download_history())
+    assert len(downloads) == -(-len(plays) // 50)
+    assert [row for page in downloads for row in page()] == plays
+    later = plays[len(plays) // 2][2]
+    recent = [row for page in admin(plex, page_size=50).download_history(viewed_after=later) for row in page()]
+    # `viewedAt>=` on the wire (plexapi's "viewedAt>" filter key with its "=")
+    assert recent == [p for p in plays if p[2] >= later]
 
 
 def test_states_are_those_of_the_token_owner(plex: RunningServer, library: Library) -> None:

@@ -9,23 +9,27 @@ caller (the Plex token decides what the reader sees; the key names whose view it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 __all__ = [
     "AlbumRecord",
     "ArtistRecord",
     "ChangeKind",
+    "FileRow",
     "IndexCounts",
     "IndexWriter",
     "ItemKind",
     "ItemPage",
+    "ItemRow",
+    "ItemRows",
     "ItemState",
     "LibraryStore",
     "PlayRecord",
+    "PlayRow",
     "PlaylistItem",
     "PlaylistRecord",
     "ProgressCallback",
@@ -33,6 +37,8 @@ __all__ = [
     "RefreshResult",
     "SectionInfo",
     "SectionReader",
+    "StateRow",
+    "TagRow",
     "TrackRecord",
 ]
 
@@ -176,6 +182,37 @@ class ItemPage:
     states: Sequence[ItemState]
 
 
+#: An item's record fields in declaration order without its tags and file paths (the store's column order).
+ItemRow: TypeAlias = tuple[int | str | None, ...]
+#: ``(rating_key, "genre" | "style" | "mood", position, tag)``.
+TagRow: TypeAlias = tuple[int, str, int, str]
+#: ``(rating_key, position, path)``: every part of every media version of a track, in the server's order.
+FileRow: TypeAlias = tuple[int, int, str]
+#: The fields of :class:`PlayRecord` in declaration order.
+PlayRow: TypeAlias = tuple[int, int, int, int | None, int | None]
+#: The fields of :class:`ItemState` in declaration order.
+StateRow: TypeAlias = tuple[int, float | None, int | None, int, int | None, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRows:
+    """One page of a full listing as plain rows, for a bulk load that needs no object per item.
+
+    ``items`` holds one :data:`ItemRow` per item of ``kind``; ``states`` only the account's non-default states
+    (rated, played or skipped); the three high-water marks are the page's highest timestamps (0 when none).
+    """
+
+    kind: ItemKind
+    total: int
+    items: Sequence[ItemRow]
+    tags: Sequence[TagRow]
+    files: Sequence[FileRow]
+    states: Sequence[StateRow]
+    updated_at: int
+    last_rated_at: int
+    last_viewed_at: int
+
+
 @dataclass(frozen=True, slots=True)
 class RefreshCursor:
     """Where the last refresh of one account left off: high-water marks of the server's own timestamps."""
@@ -252,6 +289,10 @@ class SectionReader(Protocol):
         """The items of ``kind`` with any of the timestamps after its bound (one query ORing them), page by page."""
         ...
 
+    def read_rows(self, kind: ItemKind) -> Iterator[ItemRows]:
+        """Every item of ``kind`` as plain rows, page by page (what a full build reads)."""
+        ...
+
     def read_keys(self, kind: ItemKind, *, key_above: int | None = None, key_below: int | None = None) -> list[int]:
         """The rating keys of the items of ``kind``, optionally strictly within a range."""
         ...
@@ -272,6 +313,10 @@ class SectionReader(Protocol):
         """Plays in the section visible to the account that happened after ``viewed_after``, page by page."""
         ...
 
+    def download_history(self, *, viewed_after: int = 0) -> Iterator[Callable[[], list[PlayRow]]]:
+        """The pages of :meth:`read_history` as plain rows, as soon as each is downloaded; decoded when called."""
+        ...
+
 
 class IndexWriter(Protocol):
     """One refresh's writes to the store; nothing is visible to readers until :meth:`commit`."""
@@ -285,6 +330,10 @@ class IndexWriter(Protocol):
     def put_albums(self, records: Sequence[AlbumRecord]) -> None: ...
 
     def put_tracks(self, records: Sequence[TrackRecord]) -> None: ...
+
+    def put_rows(self, rows: ItemRows) -> None:
+        """Insert or replace a page of items with their tags, files and the account's non-default states."""
+        ...
 
     def put_states(self, states: Sequence[ItemState]) -> None:
         """Insert or replace the account's state of these items."""
@@ -304,6 +353,10 @@ class IndexWriter(Protocol):
 
     def add_plays(self, plays: Sequence[PlayRecord]) -> int:
         """Record plays not recorded yet (by history id); return how many were new."""
+        ...
+
+    def add_play_rows(self, plays: Sequence[PlayRow]) -> int:
+        """:meth:`add_plays` for plain rows."""
         ...
 
     def set_cursor(self, cursor: RefreshCursor) -> None: ...
@@ -328,8 +381,12 @@ class LibraryStore(Protocol):
         """Sorted rating keys of the indexed items of ``kind``."""
         ...
 
-    def states(self, account: str) -> dict[int, ItemState]:
-        """The account's item states by rating key; a missing key means unrated, never played, never skipped."""
+    def states(self, account: str, keys: Collection[int] | None = None) -> dict[int, ItemState]:
+        """The account's item states by rating key (of ``keys`` only, if given); missing: unrated and never played."""
+        ...
+
+    def rated_keys(self, account: str) -> set[int]:
+        """The rating keys of every item the account has rated."""
         ...
 
     def playlists(self, account: str) -> list[PlaylistRecord]:

@@ -15,7 +15,8 @@ defined or expanded (the defusedxml policy) and nothing is fetched from the netw
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from operator import attrgetter
 from typing import Any, TypeVar
 from xml.parsers import expat
 
@@ -24,23 +25,31 @@ import msgspec
 from plexm8.core.catalog import (
     AlbumRecord,
     ArtistRecord,
+    FileRow,
     ItemKind,
+    ItemRow,
+    ItemRows,
     ItemState,
     PlaylistItem,
     PlaylistRecord,
     PlayRecord,
+    PlayRow,
     SectionInfo,
+    StateRow,
+    TagRow,
     TrackRecord,
 )
 
 __all__ = [
     "ListingFormatError",
     "decode_history",
+    "decode_history_rows",
     "decode_items",
     "decode_keys",
     "decode_playlist_items",
     "decode_playlists",
     "decode_rated_states",
+    "decode_rows",
     "decode_sections",
     "decode_total",
 ]
@@ -348,6 +357,87 @@ def decode_items(
     return _total(container.size, container.total_size, len(items)), records, states
 
 
+def _track_row(i: _Item) -> ItemRow:
+    year = i.parent_year if i.parent_year is not None else i.year
+    return (
+        i.rating_key,
+        i.parent_rating_key,
+        i.grandparent_rating_key,
+        i.title,
+        i.parent_title,
+        i.grandparent_title,
+        i.original_title,
+        i.parent_index,
+        i.index,
+        i.duration,
+        year,
+        i.added_at,
+        i.updated_at,
+    )
+
+
+#: Row builders in the column order of :class:`AlbumRecord` / :class:`ArtistRecord` (tags aside); C-level getters.
+_ROWS: dict[ItemKind, Callable[[_Item], ItemRow]] = {
+    ItemKind.TRACK: _track_row,
+    ItemKind.ALBUM: attrgetter(
+        "rating_key", "parent_rating_key", "parent_title", "title", "year", "studio", "added_at", "updated_at"
+    ),
+    ItemKind.ARTIST: attrgetter("rating_key", "title", "title_sort", "added_at", "updated_at"),
+}
+_STATE_ROW: Callable[[_Item], StateRow] = attrgetter(
+    "rating_key", "user_rating", "last_rated_at", "view_count", "last_viewed_at", "skip_count"
+)
+
+
+def _highest(values: Iterable[int | None]) -> int:
+    return max(filter(None, values), default=0)
+
+
+def _tag_rows(items: list[_Item]) -> list[TagRow]:
+    rows: list[TagRow] = []
+    for i in items:
+        if i.genre or i.style or i.mood:
+            for kind, tags in (("genre", i.genre), ("style", i.style), ("mood", i.mood)):
+                rows.extend((i.rating_key, kind, position, t.tag) for position, t in enumerate(tags))
+    return rows
+
+
+def _file_rows(items: list[_Item]) -> list[FileRow]:
+    rows: list[FileRow] = []
+    for i in items:
+        media = i.media
+        if len(media) == 1 and len(media[0].parts) == 1:
+            # The common case (one file) without the general loop's generator.
+            path = media[0].parts[0].file
+            if path:
+                rows.append((i.rating_key, 0, path))
+        elif media:
+            paths = [part.file for m in media for part in m.parts if part.file]
+            rows.extend((i.rating_key, position, path) for position, path in enumerate(paths))
+    return rows
+
+
+def decode_rows(body: bytes, kind: ItemKind, *, xml: bool = False) -> ItemRows:
+    """One page of an artist, album or track listing as plain rows (see :class:`ItemRows`)."""
+    container = _decode(body, _Container, xml=xml)
+    items = container.metadata
+    return ItemRows(
+        kind=kind,
+        total=_total(container.size, container.total_size, len(items)),
+        items=list(map(_ROWS[kind], items)),
+        tags=_tag_rows(items),
+        files=_file_rows(items) if kind is ItemKind.TRACK else [],
+        states=[
+            _STATE_ROW(i)
+            for i in items
+            if i.user_rating is not None or i.view_count or i.skip_count or i.last_viewed_at
+        ],
+        updated_at=_highest(map(attrgetter("updated_at"), items)),
+        last_rated_at=_highest(map(attrgetter("last_rated_at"), items)),
+        last_viewed_at=_highest(map(attrgetter("last_viewed_at"), items)),
+    )
+
+
 def decode_keys(body: bytes, *, xml: bool = False) -> tuple[int, list[int]]:
     """One page of a listing reduced to its rating keys."""
     container = _decode(body, _KeyContainer, xml=xml)
@@ -389,16 +479,23 @@ def decode_playlist_items(body: bytes, *, xml: bool = False) -> tuple[int, list[
     return _total(container.size, container.total_size, len(entries)), entries
 
 
-def decode_history(body: bytes, *, xml: bool = False) -> tuple[int, list[PlayRecord]]:
-    """One page of ``/status/sessions/history/all``."""
+def decode_history_rows(body: bytes, *, xml: bool = False) -> tuple[int, list[PlayRow]]:
+    """One page of ``/status/sessions/history/all`` as plain rows (the fields of :class:`PlayRecord`, in order)."""
     container = _decode(body, _PlayContainer, xml=xml)
-    plays = []
+    plays: list[PlayRow] = []
+    append = plays.append
     for row in container.metadata:
         _, _, tail = row.history_key.rpartition("/")
         if not tail.isdigit():
             raise ListingFormatError(f"unexpected history key {row.history_key[:80]!r}")
-        plays.append(PlayRecord(int(tail), row.rating_key, row.viewed_at, row.account_id, row.device_id))
+        append((int(tail), row.rating_key, row.viewed_at, row.account_id, row.device_id))
     return _total(container.size, container.total_size, len(plays)), plays
+
+
+def decode_history(body: bytes, *, xml: bool = False) -> tuple[int, list[PlayRecord]]:
+    """One page of ``/status/sessions/history/all``."""
+    total, rows = decode_history_rows(body, xml=xml)
+    return total, [PlayRecord(*row) for row in rows]
 
 
 def decode_sections(body: bytes, *, xml: bool = False) -> list[SectionInfo]:

@@ -20,9 +20,12 @@ from __future__ import annotations
 import bisect
 import gc
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 
 from plexm8.core.catalog import (
     AlbumRecord,
@@ -31,9 +34,11 @@ from plexm8.core.catalog import (
     IndexWriter,
     ItemKind,
     ItemPage,
+    ItemRows,
     ItemState,
     LibraryStore,
     PlaylistRecord,
+    PlayRow,
     ProgressCallback,
     RefreshCursor,
     RefreshResult,
@@ -43,6 +48,8 @@ from plexm8.core.catalog import (
 
 __all__ = ["refresh_index"]
 
+#: The ``viewed_at`` of a PlayRow.
+_VIEWED_AT = itemgetter(2)
 _KINDS = (ItemKind.ARTIST, ItemKind.ALBUM, ItemKind.TRACK)
 _STAGE = {ItemKind.ARTIST: "artists", ItemKind.ALBUM: "albums", ItemKind.TRACK: "tracks"}
 #: Below this many indexed keys in a range, listing the range's keys is cheaper than bisecting it further.
@@ -84,6 +91,12 @@ class _Tally:
     states_changed: int = 0
     playlists_changed: int = 0
     plays_added: int = 0
+
+    def see_rows(self, rows: ItemRows) -> None:
+        name = rows.kind.name
+        self.updated_at[name] = max(self.updated_at.get(name, 0), rows.updated_at)
+        self.last_rated_at = max(self.last_rated_at, rows.last_rated_at)
+        self.last_viewed_at = max(self.last_viewed_at, rows.last_viewed_at)
 
     def see(self, page: ItemPage) -> None:
         name = page.kind.name
@@ -130,11 +143,17 @@ def refresh_index(
     # Another section behind the same account key (the server was replaced or re-created) starts over.
     is_full = full or cursor is None or cursor.section_uuid != section.uuid or cursor.section_id != section.section_id
     tally = _Tally()
-    with _gc_paused(), store.refresh(account) as writer:
+    stored = [] if is_full else store.playlists(account)
+    viewed_after = 0 if is_full or cursor is None else cursor.history_viewed_at
+    with (
+        _gc_paused(),
+        store.refresh(account) as writer,
+        _meanwhile(reader, stored, viewed_after) as meanwhile,
+    ):
         if is_full or cursor is None:
-            _full_build(reader, writer, tally, report)
+            _full_build(reader, writer, meanwhile, tally, report)
         else:
-            _incremental(reader, store, writer, account, cursor, tally, report)
+            _incremental(reader, store, writer, account, cursor, meanwhile, tally, report)
             tally.updated_at = {k: max(v, tally.updated_at.get(k, 0)) for k, v in cursor.updated_at.items()}
             tally.last_rated_at = max(tally.last_rated_at, cursor.last_rated_at)
             tally.last_viewed_at = max(tally.last_viewed_at, cursor.last_viewed_at)
@@ -168,19 +187,25 @@ def refresh_index(
     )
 
 
-def _full_build(reader: SectionReader, writer: IndexWriter, tally: _Tally, report: ProgressCallback) -> None:
+def _full_build(
+    reader: SectionReader,
+    writer: IndexWriter,
+    meanwhile: _Meanwhile,
+    tally: _Tally,
+    report: ProgressCallback,
+) -> None:
     writer.clear_library()
     for kind in _KINDS:
         done = 0
         report(_STAGE[kind], 0, None)
-        for page in reader.read_items(kind):
-            _put(writer, page)
-            tally.see(page)
-            done += len(page.records)
-            report(_STAGE[kind], done, page.total)
+        for rows in reader.read_rows(kind):
+            writer.put_rows(rows)
+            tally.see_rows(rows)
+            done += len(rows.items)
+            report(_STAGE[kind], done, rows.total)
         tally.added += done
-    _refresh_playlists(reader, writer, [], tally, report)
-    _read_history(reader, writer, 0, tally, report)
+    _write_playlists(writer, meanwhile.playlists, tally, report)
+    _write_history(writer, meanwhile.history, 0, tally, report)
 
 
 def _incremental(
@@ -189,10 +214,12 @@ def _incremental(
     writer: IndexWriter,
     account: str,
     cursor: RefreshCursor,
+    meanwhile: _Meanwhile,
     tally: _Tally,
     report: ProgressCallback,
 ) -> None:
-    states = store.states(account)
+    # Which items the account has rated, kept up to date with what this refresh reads (for _reconcile_ratings).
+    rated = store.rated_keys(account)
     track_keys: set[int] = set()
     for kind in _KINDS:
         keys = set(store.item_keys(kind))
@@ -218,13 +245,17 @@ def _incremental(
                 else:
                     tally.added += 1
                     keys.add(record.rating_key)
+            stored = store.states(account, [state.rating_key for state in page.states])
             for state in page.states:
-                if state != states.get(state.rating_key, _default_state(state.rating_key)):
+                if state != stored.get(state.rating_key, _default_state(state.rating_key)):
                     tally.states_changed += state.rating_key not in changed
                 changed[state.rating_key] = state
             report(_STAGE[kind], len(changed), None)
         for key, state in changed.items():
-            states[key] = state
+            if state.user_rating is None:
+                rated.discard(key)
+            else:
+                rated.add(key)
         deleted = _find_deleted(reader, kind, sorted(keys), report)
         if deleted:
             writer.delete_items(kind, deleted)
@@ -232,9 +263,9 @@ def _incremental(
             keys.difference_update(deleted)
         if kind is ItemKind.TRACK:
             track_keys = keys
-    _reconcile_ratings(reader, writer, states, track_keys, tally, report)
-    _refresh_playlists(reader, writer, store.playlists(account), tally, report)
-    _read_history(reader, writer, cursor.history_viewed_at, tally, report)
+    _reconcile_ratings(reader, writer, rated, track_keys, tally, report)
+    _write_playlists(writer, meanwhile.playlists, tally, report)
+    _write_history(writer, meanwhile.history, cursor.history_viewed_at, tally, report)
 
 
 def _default_state(rating_key: int) -> ItemState:
@@ -277,13 +308,13 @@ def _find_deleted(reader: SectionReader, kind: ItemKind, local: list[int], repor
 def _reconcile_ratings(
     reader: SectionReader,
     writer: IndexWriter,
-    states: dict[int, ItemState],
+    rated_keys: set[int],
     track_keys: set[int],
     tally: _Tally,
     report: ProgressCallback,
 ) -> None:
     """Catch cleared track ratings, which move no timestamp a filter can see, by comparing rated-track counts."""
-    rated_here = sum(1 for key, s in states.items() if s.user_rating is not None and key in track_keys)
+    rated_here = len(rated_keys & track_keys)
     if reader.count(ItemKind.TRACK, rated=True) == rated_here:
         return
     report("ratings", 0, None)
@@ -293,20 +324,23 @@ def _reconcile_ratings(
     report("ratings", len(rated), len(rated))
 
 
-def _refresh_playlists(
-    reader: SectionReader,
-    writer: IndexWriter,
-    stored: Sequence[PlaylistRecord],
-    tally: _Tally,
-    report: ProgressCallback,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _PlaylistsRead:
+    """The account's playlists as read, which of them kept their stored items, and how many changed."""
+
+    playlists: list[PlaylistRecord]
+    unchanged: list[int]
+    changed: int
+
+
+def _read_playlists(reader: SectionReader, stored: Sequence[PlaylistRecord]) -> _PlaylistsRead:
     """Re-read the items of new, changed and smart playlists (smart ones follow their rules without notice)."""
     known = {p.rating_key: p for p in stored}
     playlists = reader.read_playlists()
-    report("playlists", 0, len(playlists))
     result: list[PlaylistRecord] = []
     unchanged: list[int] = []
-    for done, playlist in enumerate(playlists, 1):
+    changed = len(set(known) - {p.rating_key for p in playlists})
+    for playlist in playlists:
         old = known.get(playlist.rating_key)
         same = (
             old is not None
@@ -320,21 +354,63 @@ def _refresh_playlists(
         else:
             items = reader.read_playlist_items(playlist.rating_key)
             result.append(replace(playlist, items=items))
-            if old is None or old.items != items or old.title != playlist.title:
-                tally.playlists_changed += 1
-        report("playlists", done, len(playlists))
-    tally.playlists_changed += len(set(known) - {p.rating_key for p in playlists})
-    writer.replace_playlists(result, keep_items=unchanged)
+            changed += old is None or old.items != items or old.title != playlist.title
+    return _PlaylistsRead(result, unchanged, changed)
 
 
-def _read_history(
-    reader: SectionReader, writer: IndexWriter, viewed_after: int, tally: _Tally, report: ProgressCallback
+@dataclass(frozen=True, slots=True)
+class _Meanwhile:
+    """Reads running in threads while the refresh reads and stores items: the playlists and the new plays."""
+
+    playlists: Future[_PlaylistsRead]
+    history: Future[list[Callable[[], list[PlayRow]]]]
+
+
+@contextmanager
+def _meanwhile(reader: SectionReader, stored: Sequence[PlaylistRecord], viewed_after: int) -> Iterator[_Meanwhile]:
+    """Start reading playlists and history in threads; the server evaluates and renders them while the caller works.
+
+    Storing items keeps this process busy while the server idles, and answering smart playlists and history keeps
+    the server busy: in threads, both run at once. The threads mostly wait on the server; history pages are only
+    downloaded (decoding them here would hold the GIL that the caller's SQLite inserts take back on every row).
+    If the caller fails, they are left to finish or fail on their own.
+    """
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="plexm8-meanwhile")
+    # One second of overlap: a play in the same second as the last one seen must not be missed (">" is strict).
+    after = max(viewed_after - 1, 0)
+    try:
+        yield _Meanwhile(
+            playlists=pool.submit(_read_playlists, reader, stored),
+            history=pool.submit(lambda: list(reader.download_history(viewed_after=after))),
+        )
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _write_playlists(
+    writer: IndexWriter, read: Future[_PlaylistsRead], tally: _Tally, report: ProgressCallback
+) -> None:
+    report("playlists", 0, None)
+    found = read.result()
+    writer.replace_playlists(found.playlists, keep_items=found.unchanged)
+    tally.playlists_changed += found.changed
+    report("playlists", len(found.playlists), len(found.playlists))
+
+
+def _write_history(
+    writer: IndexWriter,
+    read: Future[list[Callable[[], list[PlayRow]]]],
+    viewed_after: int,
+    tally: _Tally,
+    report: ProgressCallback,
 ) -> None:
     report("history", 0, None)
     high = viewed_after
-    for page in reader.read_history(viewed_after=max(viewed_after - 1, 0)):
-        tally.plays_added += writer.add_plays(page)
-        for play in page:
-            high = max(high, play.viewed_at)
+    pages = deque(read.result())
+    while pages:
+        # Popped, so each downloaded page is freed as soon as it is stored.
+        page = pages.popleft()()
+        tally.plays_added += writer.add_play_rows(page)
+        high = max(high, max(map(_VIEWED_AT, page), default=0))
         report("history", tally.plays_added, None)
     tally.history_viewed_at = high

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,10 +19,12 @@ from plexm8.core.catalog import (
     ArtistRecord,
     IndexCounts,
     ItemKind,
+    ItemRows,
     ItemState,
     PlaylistItem,
     PlaylistRecord,
     PlayRecord,
+    PlayRow,
     RefreshCursor,
     TrackRecord,
 )
@@ -34,6 +36,17 @@ __all__ = ["SqliteIndexWriter", "SqliteLibraryStore"]
 _TABLES = {ItemKind.ARTIST: "artists", ItemKind.ALBUM: "albums", ItemKind.TRACK: "tracks"}
 _TAG_KINDS = ("genre", "style", "mood")
 
+#: The tables a full build empties and loads again (their secondary indexes are built after the load).
+_BULK_TABLES = ("artists", "albums", "tracks", "track_files", "item_tags", "item_states", "plays")
+
+_SELECT_STATES = (
+    "SELECT rating_key, user_rating, last_rated_at, view_count, last_viewed_at, skip_count"
+    " FROM item_states WHERE account = ?"
+)
+_SELECT_STATES_OF_KEYS = (
+    "SELECT rating_key, user_rating, last_rated_at, view_count, last_viewed_at, skip_count"
+    " FROM item_states WHERE account = ? AND rating_key IN (SELECT value FROM json_each(?))"
+)
 _INSERT_ARTIST = "INSERT OR REPLACE INTO artists VALUES (?, ?, ?, ?, ?)"
 _INSERT_ALBUM = "INSERT OR REPLACE INTO albums VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_TRACK = "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -64,18 +77,32 @@ class SqliteIndexWriter:
         self._account = account
         #: After clear_library() the item tables are known empty, so old tags and files need no deleting.
         self._fresh = False
+        #: ``(name, sql)`` of the indexes clear_library() dropped, to build again before committing.
+        self._deferred_indexes: list[tuple[str, str]] = []
         self.committed = False
 
     def clear_library(self) -> None:
-        """Forget all library metadata and the account's state and plays (a full build follows)."""
+        """Forget all library metadata and the account's state and plays (a full build follows).
+
+        The secondary indexes of the bulk-loaded tables are dropped too and built again by :meth:`commit`: one
+        sort per index after the load costs half of keeping them up to date row by row. All of it is one
+        transaction, so a build that does not commit leaves tables and indexes exactly as they were.
+        """
         conn = self._conn
         for table in ("track_files", "item_tags", "tracks", "albums", "artists"):
             conn.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
         conn.execute("DELETE FROM item_states WHERE account = ?", (self._account,))
         conn.execute("DELETE FROM plays WHERE account = ?", (self._account,))
+        tables = ", ".join("?" * len(_BULK_TABLES))
+        self._deferred_indexes = conn.execute(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({tables})",  # noqa: S608
+            _BULK_TABLES,
+        ).fetchall()
+        for name, _ in self._deferred_indexes:
+            conn.execute(f'DROP INDEX "{name}"')
         self._fresh = True
 
-    def _forget_children(self, keys: list[tuple[int]], *, files: bool) -> None:
+    def _forget_children(self, keys: Sequence[tuple[object]], *, files: bool) -> None:
         if self._fresh:
             return
         self._conn.executemany("DELETE FROM item_tags WHERE rating_key = ?", keys)
@@ -141,6 +168,26 @@ class SqliteIndexWriter:
         ]
         if tags:
             self._conn.executemany(_INSERT_TAG, tags)
+
+    def put_rows(self, rows: ItemRows) -> None:
+        """Insert or replace a page of items with their tags, files and the account's non-default states."""
+        conn = self._conn
+        kind = rows.kind
+        if not self._fresh:
+            keys = [(row[0],) for row in rows.items]
+            self._forget_children(keys, files=kind is ItemKind.TRACK)
+            conn.executemany(
+                "DELETE FROM item_states WHERE account = ? AND rating_key = ?",
+                [(self._account, key) for (key,) in keys],
+            )
+        insert = {ItemKind.TRACK: _INSERT_TRACK, ItemKind.ALBUM: _INSERT_ALBUM, ItemKind.ARTIST: _INSERT_ARTIST}[kind]
+        conn.executemany(insert, rows.items)
+        if rows.files:
+            conn.executemany(_INSERT_FILE, rows.files)
+        if rows.tags:
+            conn.executemany(_INSERT_TAG, rows.tags)
+        account = self._account
+        conn.executemany(_INSERT_STATE, [(account, *state) for state in rows.states])
 
     def put_states(self, states: Sequence[ItemState]) -> None:
         """Insert or replace the account's state of these items (default states are stored as no row)."""
@@ -236,9 +283,15 @@ class SqliteIndexWriter:
 
     def add_plays(self, plays: Sequence[PlayRecord]) -> int:
         """Record plays not recorded yet (by history id); return how many were new."""
+        return self.add_play_rows(
+            [(p.history_id, p.rating_key, p.viewed_at, p.plex_account_id, p.device_id) for p in plays]
+        )
+
+    def add_play_rows(self, plays: Sequence[PlayRow]) -> int:
+        """:meth:`add_plays` for plain rows (the fields of PlayRecord, in order)."""
+        account = self._account
         return self._conn.executemany(
-            "INSERT OR IGNORE INTO plays VALUES (?, ?, ?, ?, ?, ?)",
-            [(self._account, p.history_id, p.rating_key, p.viewed_at, p.plex_account_id, p.device_id) for p in plays],
+            "INSERT OR IGNORE INTO plays VALUES (?, ?, ?, ?, ?, ?)", [(account, *play) for play in plays]
         ).rowcount
 
     def set_cursor(self, cursor: RefreshCursor) -> None:
@@ -257,7 +310,10 @@ class SqliteIndexWriter:
         )
 
     def commit(self) -> None:
-        """Make every write of this refresh visible at once."""
+        """Make every write of this refresh visible at once (after building any index a full build dropped)."""
+        for _, sql in self._deferred_indexes:
+            self._conn.execute(sql)
+        self._deferred_indexes = []
         self._conn.execute("COMMIT")
         self.committed = True
 
@@ -304,6 +360,9 @@ class SqliteLibraryStore:
         conn = self._open()
         # A bulk load holds many pages in memory before they reach the WAL; a larger cache avoids spilling.
         conn.execute("PRAGMA cache_size = -131072")
+        # The commit's automatic checkpoint would copy the whole refresh from the WAL into the database file before
+        # the refresh returns; a thread does it after the commit instead (see _checkpoint_soon).
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
         writer = SqliteIndexWriter(conn, account)
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -318,6 +377,29 @@ class SqliteLibraryStore:
                     conn.execute("ROLLBACK")
             finally:
                 conn.close()
+                if writer.committed:
+                    self._checkpoint_soon()
+
+    def _checkpoint_soon(self) -> None:
+        """Copy committed pages from the WAL into the database file in a background thread.
+
+        The refresh is committed (and durable) once it is in the WAL; the checkpoint only keeps the WAL short. It is
+        safe to interrupt: an unfinished checkpoint is redone by the next one, which SQLite also runs when the last
+        connection closes.
+        """
+
+        def run() -> None:
+            try:
+                conn = connect(self._path)
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    conn.close()
+            except sqlite3.Error:
+                # Nothing is lost: the pages stay in the WAL, readable, until a later checkpoint copies them.
+                return
+
+        threading.Thread(target=run, name="plexm8-checkpoint", daemon=True).start()
 
     def cursor(self, account: str) -> RefreshCursor | None:
         """Where the account's last committed refresh left off; ``None`` before the first."""
@@ -446,14 +528,26 @@ class SqliteLibraryStore:
             )
         return out
 
-    def states(self, account: str) -> dict[int, ItemState]:
-        """The account's non-default item states by rating key (a missing key: unrated and never played)."""
-        rows = self._conn().execute(
-            "SELECT rating_key, user_rating, last_rated_at, view_count, last_viewed_at, skip_count"
-            " FROM item_states WHERE account = ?",
-            (account,),
-        )
+    def states(self, account: str, keys: Collection[int] | None = None) -> dict[int, ItemState]:
+        """The account's non-default item states by rating key (a missing key: unrated and never played).
+
+        ``keys`` limits the answer to those items (an incremental refresh compares only what it read).
+        """
+        if keys is None:
+            rows = self._conn().execute(_SELECT_STATES, (account,))
+        else:
+            rows = self._conn().execute(
+                _SELECT_STATES_OF_KEYS,
+                (account, json.dumps(list(keys))),
+            )
         return {row[0]: ItemState(*row) for row in rows}
+
+    def rated_keys(self, account: str) -> set[int]:
+        """The rating keys of every item the account has rated."""
+        rows = self._conn().execute(
+            "SELECT rating_key FROM item_states WHERE account = ? AND user_rating IS NOT NULL", (account,)
+        )
+        return {row[0] for row in rows}
 
     def playlists(self, account: str) -> list[PlaylistRecord]:
         """The account's indexed playlists with their items, by rating key."""
