@@ -74,6 +74,4 @@ def list_tracks(*, query: TracksQuery) -> TrackList:
     context = current_account()
     services = get_services()
     page = browse_tracks(services.index, services.queries, context.account, query.to_query())
-    return TrackList(
-        items=[TrackOut.of(track) for track in page.items], total=page.total, limit=page.limit, offset=page.offset
-    )
+    return TrackList(items=TrackOut.many(page.items), total=page.total, limit=page.limit, offset=page.offset)
