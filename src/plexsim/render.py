@@ -178,10 +178,20 @@ def render_json(root: Node) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Fragment:
-    """One item pre-rendered in two halves; per-account attributes go between ``head`` and ``tail``."""
+    """One item pre-rendered in two halves; per-account attributes go between ``head`` and ``tail``.
+
+    ``attrs_end`` is where the attributes end in ``tail`` (its children or the element's close follow), so
+    attributes that must come last, such as a playlist entry's ``playlistItemID``, can be spliced there.
+    """
 
     head: bytes
     tail: bytes
+    attrs_end: int
+
+    def with_last(self, middle: bytes, last: bytes) -> bytes:
+        """The whole element with ``middle`` spliced after ``head`` and ``last`` after the cached attributes."""
+        end = self.attrs_end
+        return self.head + middle + self.tail[:end] + last + self.tail[end:]
 
 
 def split_xml(
@@ -189,7 +199,8 @@ def split_xml(
 ) -> Fragment:
     """Pre-render an element whose attributes are ``before`` + (spliced later) + ``after``."""
     head = f"<{tag}{xml_attrs(before)}"
-    out: list[str] = [xml_attrs(after)]
+    attrs = xml_attrs(after)
+    out: list[str] = [attrs]
     if children:
         out.append(">")
         for child in children:
@@ -197,7 +208,7 @@ def split_xml(
         out.append(f"</{tag}>")
     else:
         out.append(" />")
-    return Fragment(head.encode("utf-8"), "".join(out).encode("utf-8"))
+    return Fragment(head.encode("utf-8"), "".join(out).encode("utf-8"), len(attrs.encode("utf-8")))
 
 
 def split_json(before: Mapping[str, AttrValue], after: Mapping[str, AttrValue], children: Sequence[Node]) -> Fragment:
@@ -205,8 +216,9 @@ def split_json(before: Mapping[str, AttrValue], after: Mapping[str, AttrValue], 
     head = json_attrs(before)
     if not head:
         raise ValueError("split_json needs at least one attribute before the splice point")
-    tail = json_attrs(after) + _json_children(children) + "}"
-    return Fragment(("{" + head[1:]).encode("utf-8"), tail.encode("utf-8"))
+    attrs = json_attrs(after).encode("utf-8")
+    tail = attrs + (_json_children(children) + "}").encode("utf-8")
+    return Fragment(("{" + head[1:]).encode("utf-8"), tail, len(attrs))
 
 
 def xml_container(attrs: Mapping[str, AttrValue], items: Iterable[bytes], extra: Sequence[Node] = ()) -> bytes:
