@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import threading
 from collections.abc import Iterator
 
 import click
 import pytest
 from click.testing import CliRunner
 
+from plexm8.bootstrap import build_services, load_environment_settings
 from plexm8.cli import main
 from plexm8.cli.index import ProgressPrinter
+from plexm8.core.jobs import JobState
+from plexm8.services.library import INDEX_REFRESH_JOB
 from plexsim.generate import ADMIN_TOKEN, generate_library
 from plexsim.library import Library
 from plexsim.server import RunningServer, start_server
@@ -138,3 +143,33 @@ def test_index_and_jobs_have_help() -> None:
         assert result.exit_code == 0
         assert main.commands[name].help
     assert "--full" in run("index", "--help").stdout
+
+
+def test_index_follows_a_refresh_another_runner_has_under_way(plex: RunningServer, library: Library) -> None:
+    """A second `plexm8 index` while the service refreshes the same account shows that refresh, not its own."""
+    # Each listing page of the service's refresh takes 1.5 s, so it is still running once the CLI has started.
+    plex.knobs.configure(slow_path=r"^/library/sections/\d+/all$", slow_ms=1500)
+    environ = {**env_for(plex), "INDEX_REFRESH_INTERVAL": "0"}
+    with build_services(load_environment_settings({**os.environ, **environ})) as service:
+        account = service.account_for(None)
+        job = service.index.start_refresh(account)
+        followed = threading.Event()
+        outcome: dict[str, click.testing.Result] = {}
+
+        def cli() -> None:
+            outcome["result"] = run("index", env=environ)
+            followed.set()
+
+        thread = threading.Thread(target=cli)
+        thread.start()
+        thread.join(timeout=120)
+        assert followed.is_set()
+        result = outcome["result"]
+        assert result.exit_code == 0, result.output
+        assert f"already running in another PlexM8 process (job {job.id}); following it." in result.stderr
+        assert f"The refresh (job {job.id}) succeeded:" in result.stdout
+        # The recorded progress of the service's refresh is shown as it is sampled (at least one stage line).
+        assert any(re.fullmatch(r"[a-z]+ \d+(/\d+)?", line) for line in result.stdout.splitlines())
+        refreshes = service.jobs.list(kind=INDEX_REFRESH_JOB, account=account.key)
+        assert [j.id for j in refreshes] == [job.id], "the CLI must not have started a second refresh"
+        assert service.jobs.get(job.id).state is JobState.SUCCEEDED

@@ -11,12 +11,13 @@ from typing import TextIO
 import click
 
 from plexm8.bootstrap import build_services
-from plexm8.cli.context import fail_on_error, load_cli_settings
+from plexm8.cli.context import fail, fail_on_error, load_cli_settings
 from plexm8.cli.logs import RedactingFilter, configure_logging
 from plexm8.core.catalog import RefreshResult
+from plexm8.core.jobs import JobRecord, JobState
 from plexm8.errors import PlexM8Error
 
-__all__ = ["ProgressPrinter", "index", "summary"]
+__all__ = ["ProgressPrinter", "followed_summary", "index", "summary"]
 
 #: Plain (non-terminal) output prints a stage's progress at most this often, besides its first and last report.
 _PLAIN_EVERY_S = 1.0
@@ -94,6 +95,17 @@ def summary(result: RefreshResult) -> str:
     )
 
 
+def followed_summary(job: JobRecord) -> str:
+    """One line on how another process's refresh ended, with what it changed when it succeeded."""
+    if job.state is JobState.SUCCEEDED:
+        changed = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in job.counts.items())
+        return f"The refresh (job {job.id}) succeeded: {changed or 'nothing changed'}."
+    if not job.state.final:
+        return f"The refresh (job {job.id}) stopped reporting: its PlexM8 process is gone."
+    reason = f": {job.error_message}" if job.error_message else ""
+    return f"The refresh (job {job.id}) {job.state.value}{reason}."
+
+
 @click.command()
 @click.option("--full", is_flag=True, help="Rebuild the whole index instead of fetching only what changed.")
 @click.pass_context
@@ -102,8 +114,9 @@ def index(ctx: click.Context, full: bool) -> None:
 
     The first run builds the whole index; later runs fetch only what changed in Plex since the last refresh.
     Shows progress (a bar on a terminal, plain lines like "tracks 20000/100000" otherwise) and then a summary.
-    The refresh is recorded as a job (see `plexm8 jobs`). Exits with 0 on success and 1 with a one-line error
-    when Plex cannot be reached or refuses the token; the previous index is then kept as it was.
+    The refresh is recorded as a job (see `plexm8 jobs`); when another PlexM8 process is already refreshing
+    this account, the command follows that refresh instead of starting a second one. Exits with 0 on success and
+    1 with a one-line error when Plex cannot be reached or refuses the token; the previous index is then kept.
     """
     settings = load_cli_settings(ctx)
     level = settings.log_level if settings.log_level in ("ERROR", "CRITICAL") else "WARNING"
@@ -116,6 +129,20 @@ def index(ctx: click.Context, full: bool) -> None:
     with services:
         try:
             account = services.account_for(None)
+            running = services.index.running_elsewhere(account)
+            if running is not None:
+                # Two refreshes of one account would only queue on the database lock: show the one under way.
+                click.echo(
+                    f"A refresh of this account is already running in another PlexM8 process (job {running.id}); "
+                    "following it.",
+                    err=True,
+                )
+                followed = services.index.follow(running.id, progress=printer)
+                printer.finish()
+                if followed.state is not JobState.SUCCEEDED:
+                    fail(followed_summary(followed))
+                click.echo(followed_summary(followed))
+                return
             result = services.index.refresh(account, full=full, progress=printer)
         except PlexM8Error as exc:
             printer.finish()

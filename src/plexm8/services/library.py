@@ -8,14 +8,18 @@ once at a time per account (concurrent first requests wait for the one build ins
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from plexm8.core.accounts import PlexAccount
 from plexm8.core.catalog import LibraryStore, ProgressCallback, RefreshResult, SectionReader
-from plexm8.core.jobs import JobControl, JobOutcome, JobRecord
+from plexm8.core.jobs import JobControl, JobOutcome, JobRecord, JobState
 from plexm8.services.indexing import refresh_index
-from plexm8.services.jobs import JobRunner
+from plexm8.services.jobs import JobRunner, owner_is_live
+
+#: How often :meth:`LibraryIndex.follow` reads the progress another process records.
+FOLLOW_POLL_S = 0.25
 
 __all__ = ["INDEX_REFRESH_JOB", "LibraryIndex", "ReaderFactory", "refresh_outcome"]
 
@@ -96,6 +100,36 @@ class LibraryIndex:
         unfinished = next((job for job in jobs if not job.state.final), None)
         finished = next((job for job in jobs if job.state.final), None)
         return finished, unfinished
+
+    def running_elsewhere(self, account: PlexAccount) -> JobRecord | None:
+        """The account's refresh job that another live runner (usually another PlexM8 process) has under way."""
+        if self._runner is None or self._runner.find_unfinished(INDEX_REFRESH_JOB, account.key) is not None:
+            return None  # none, or ours: a refresh started here joins it anyway
+        active = self._runner.list(
+            states=(JobState.QUEUED, JobState.RUNNING), kind=INDEX_REFRESH_JOB, account=account.key, limit=5
+        )
+        return next((job for job in active if owner_is_live(job.owner)), None)
+
+    def follow(
+        self, job_id: int, *, progress: ProgressCallback | None = None, sleep: Callable[[float], None] = time.sleep
+    ) -> JobRecord:
+        """Report another runner's refresh job's recorded progress until it is over; return its final record.
+
+        A job whose runner disappears without finishing it is returned as soon as it is marked interrupted, or,
+        when nobody marks it, once its owner is gone (then still in its last recorded state).
+        """
+        if self._runner is None:
+            raise RuntimeError("this LibraryIndex runs refreshes without jobs")
+        last: tuple[str | None, int, int | None] | None = None
+        while True:
+            job = self._runner.get(job_id)
+            seen = (job.progress.stage, job.progress.done, job.progress.total)
+            if progress is not None and job.progress.stage is not None and seen != last:
+                progress(job.progress.stage, job.progress.done, job.progress.total)
+            last = seen
+            if job.state.final or not owner_is_live(job.owner):
+                return job
+            sleep(FOLLOW_POLL_S)
 
     def _refresh_job(
         self, account: PlexAccount, *, full: bool, progress: ProgressCallback | None
