@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
-__all__ = ["connect"]
+from plexm8.store.migrations import migrate
+
+__all__ = ["ThreadConnections", "connect"]
 
 
 def connect(path: str | Path, *, busy_timeout_s: float = 10.0) -> sqlite3.Connection:
@@ -26,3 +29,44 @@ def connect(path: str | Path, *, busy_timeout_s: float = 10.0) -> sqlite3.Connec
         conn.close()
         raise
     return conn
+
+
+class ThreadConnections:
+    """One connection per thread to the index database at ``path``, which is migrated once, on first use.
+
+    sqlite3 connections are cheap to keep and serialise their own use, so each reading thread gets its own; a
+    writer takes a private one from :meth:`open` for its transaction.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._migrated = False
+        self._lock = threading.Lock()
+
+    def get(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.open()
+        return conn
+
+    def open(self) -> sqlite3.Connection:
+        """A new connection the caller owns (and closes), to a database migrated to this code's schema."""
+        conn = connect(self.path)
+        try:
+            with self._lock:
+                if not self._migrated:
+                    migrate(conn)
+                    self._migrated = True
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (other threads' close when their threads end)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -28,8 +28,7 @@ from plexm8.core.catalog import (
     RefreshCursor,
     TrackRecord,
 )
-from plexm8.store.database import connect
-from plexm8.store.migrations import migrate
+from plexm8.store.database import ThreadConnections, connect
 
 __all__ = ["SqliteIndexWriter", "SqliteLibraryStore"]
 
@@ -322,37 +321,18 @@ class SqliteLibraryStore:
     """The index database at ``path`` (created and migrated on first use)."""
 
     def __init__(self, path: str | Path) -> None:
-        self._path = Path(path)
-        self._local = threading.local()
-        self._migrated = False
-        self._lock = threading.Lock()
+        self._connections = ThreadConnections(path)
+        self._conn = self._connections.get
+        self._open = self._connections.open
 
     @property
     def path(self) -> Path:
         """Where the database file is."""
-        return self._path
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._open()
-            self._local.conn = conn
-        return conn
-
-    def _open(self) -> sqlite3.Connection:
-        conn = connect(self._path)
-        with self._lock:
-            if not self._migrated:
-                migrate(conn)
-                self._migrated = True
-        return conn
+        return self._connections.path
 
     def close(self) -> None:
         """Close this thread's read connection (others close when their threads end)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._connections.close()
 
     @contextmanager
     def refresh(self, account: str) -> Iterator[SqliteIndexWriter]:
@@ -390,7 +370,7 @@ class SqliteLibraryStore:
 
         def run() -> None:
             try:
-                conn = connect(self._path)
+                conn = connect(self.path)
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 finally:

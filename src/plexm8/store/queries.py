@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from plexm8.core.tracks import SortOrder, TrackPage, TrackQuery, TrackSort, TrackView, fold_text
-from plexm8.store.database import connect
-from plexm8.store.migrations import migrate
+from plexm8.store.database import ThreadConnections
 
 __all__ = ["SqliteLibraryQueries"]
 
@@ -68,10 +67,10 @@ class SqliteLibraryQueries:
     """The API's queries over the index database at ``path`` (migrated on first use)."""
 
     def __init__(self, path: str | Path) -> None:
-        self._path = Path(path)
+        self._connections = ThreadConnections(path)
+        self._conn = self._connections.get
+        #: Per thread: the ``PRAGMA data_version`` its connection last reported (see :meth:`generation`).
         self._local = threading.local()
-        self._migrated = False
-        self._lock = threading.Lock()
         self._search_lock = threading.Lock()
         self._generation_lock = threading.Lock()
         self._data_generation = 0
@@ -96,23 +95,9 @@ class SqliteLibraryQueries:
         with self._generation_lock:
             self._data_generation += 1
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self._path)
-            with self._lock:
-                if not self._migrated:
-                    migrate(conn)
-                    self._migrated = True
-            self._local.conn = conn
-        return conn
-
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._connections.close()
 
     def top_rated(self, account: str, *, min_rating: float, limit: int) -> list[TrackView]:
         """The account's tracks rated at least ``min_rating``, highest first, then most recently rated."""
