@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from plexm8.web import create_app
 from plexm8.web.api.spec import build_openapi
 from plexsim.generate import ADMIN_TOKEN, generate_library
 from plexsim.library import Library, Track
-from plexsim.server import RunningServer, start_server
+from plexsim.server import RunningServer
 from plexsim.state import AccountState
 
 ALICE = "plexsim-alice-token"
@@ -28,21 +27,8 @@ def library() -> Library:
 
 
 @pytest.fixture
-def sim(library: Library) -> Iterator[RunningServer]:
-    with start_server(library) as server:
-        yield server
-
-
-@pytest.fixture
-def services(sim: RunningServer, tmp_path: Path) -> Iterator[Services]:
-    environ = {"PLEX_SERVER_URL": sim.url, "PLEX_TOKEN": ADMIN_TOKEN, "INDEX_REFRESH_INTERVAL": "0"}
-    with build_services(load_settings(environ, default_data_dir=tmp_path)) as built:
-        yield built
-
-
-@pytest.fixture
-def client(services: Services) -> FlaskClient:
-    return create_app(services=services).test_client()
+def plex_library(library: Library) -> Library:
+    return library
 
 
 def account(sim: RunningServer, name: str) -> AccountState:

@@ -3,42 +3,26 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from plexm8.bootstrap import Services, build_services
-from plexm8.config import load_settings
+from plexm8.bootstrap import Services
 from plexm8.core.jobs import JobControl, JobOutcome, JobState
 from plexm8.errors import PlexUnavailable
-from plexm8.web import create_app
 from plexm8.web.api.spec import build_openapi
 from plexsim.generate import ADMIN_TOKEN, generate_library
-from plexsim.server import RunningServer, start_server
+from plexsim.library import Library
+from plexsim.server import RunningServer
 
 DEADLINE_S = 30.0
 
 
 @pytest.fixture
-def sim() -> Iterator[RunningServer]:
-    with start_server(generate_library(tracks=120, seed=2)) as server:
-        yield server
-
-
-@pytest.fixture
-def services(sim: RunningServer, tmp_path: Path) -> Iterator[Services]:
-    environ = {"PLEX_SERVER_URL": sim.url, "PLEX_TOKEN": ADMIN_TOKEN, "INDEX_REFRESH_INTERVAL": "0"}
-    with build_services(load_settings(environ, default_data_dir=tmp_path)) as built:
-        yield built
-
-
-@pytest.fixture
-def client(services: Services) -> FlaskClient:
-    return create_app(services=services).test_client()
+def plex_library() -> Library:
+    return generate_library(tracks=120, seed=2)
 
 
 def body(response: Any, status: int) -> dict[str, Any]:

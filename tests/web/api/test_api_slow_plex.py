@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from flask.testing import FlaskClient
 
-from plexm8.bootstrap import Services, build_services
-from plexm8.config import load_settings
-from plexm8.web import create_app
+from plexm8.bootstrap import Services
 from plexsim.generate import ADMIN_TOKEN, generate_library
-from plexsim.server import RunningServer, start_server
+from plexsim.library import Library
+from plexsim.server import RunningServer
 
 #: Far longer than the client's PLEX_TIMEOUT below, so the request times out rather than merely being slow.
 SLOW_MS = 5_000
 
 
 @pytest.fixture
-def sim() -> Iterator[RunningServer]:
-    with start_server(generate_library(tracks=120, seed=3)) as server:
-        yield server
+def plex_library() -> Library:
+    return generate_library(tracks=120, seed=3)
 
 
 @pytest.fixture
-def services(sim: RunningServer, tmp_path: Path) -> Iterator[Services]:
-    environ = {
-        "PLEX_SERVER_URL": sim.url,
-        "PLEX_TOKEN": ADMIN_TOKEN,
-        "INDEX_REFRESH_INTERVAL": "0",
-        "PLEX_TIMEOUT": "0.5",
-    }
-    with build_services(load_settings(environ, default_data_dir=tmp_path)) as built:
-        yield built
-
-
-@pytest.fixture
-def client(services: Services) -> FlaskClient:
-    return create_app(services=services).test_client()
+def plex_environ() -> dict[str, str]:
+    return {"INDEX_REFRESH_INTERVAL": "0", "PLEX_TIMEOUT": "0.5"}
 
 
 def test_rating_on_a_plex_that_times_out_is_503_and_writes_nothing(client: FlaskClient, sim: RunningServer) -> None:

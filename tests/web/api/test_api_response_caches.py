@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,7 @@ from flask.testing import FlaskClient
 from plexapi.server import PlexServer
 from waitress.server import create_server
 
-from plexm8.bootstrap import DATABASE_NAME, Services, build_services
-from plexm8.config import load_settings
+from plexm8.bootstrap import DATABASE_NAME, Services
 from plexm8.core.tracks import TrackView
 from plexm8.web import create_app
 from plexm8.web.api.health import FEATURES_KEY
@@ -26,28 +24,16 @@ from plexm8.web.api.ratings import TOP_RATED_CACHE_SIZE
 from plexm8.web.api.spec import ApiModel, Rendered, api_route, render
 from plexm8.web.errors import install_error_handlers
 from plexsim.generate import ADMIN_TOKEN, generate_library
-from plexsim.server import RunningServer, start_server
+from plexsim.library import Library
+from plexsim.server import RunningServer
 
 ALICE = "plexsim-alice-token"
 TOP = "/api/ratings/top-rated?limit=5&min_rating=10"
 
 
 @pytest.fixture
-def sim() -> Iterator[RunningServer]:
-    with start_server(generate_library(tracks=300, seed=11)) as server:
-        yield server
-
-
-@pytest.fixture
-def services(sim: RunningServer, tmp_path: Path) -> Iterator[Services]:
-    environ = {"PLEX_SERVER_URL": sim.url, "PLEX_TOKEN": ADMIN_TOKEN, "INDEX_REFRESH_INTERVAL": "0"}
-    with build_services(load_settings(environ, default_data_dir=tmp_path)) as built:
-        yield built
-
-
-@pytest.fixture
-def client(services: Services) -> FlaskClient:
-    return create_app(services=services).test_client()
+def plex_library() -> Library:
+    return generate_library(tracks=300, seed=11)
 
 
 def top_keys(client: FlaskClient, path: str = TOP, **headers: str) -> list[int]:

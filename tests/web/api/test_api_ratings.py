@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +15,10 @@ from plexm8.bootstrap import Services, build_services
 from plexm8.config import load_settings
 from plexm8.core.ratings import Rating
 from plexm8.web import create_app
-from plexsim.generate import ADMIN_TOKEN, generate_library
-from plexsim.server import RunningServer, start_server
+from plexsim.generate import ADMIN_TOKEN
+from plexsim.server import RunningServer
 
 ALICE = "plexsim-alice-token"
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningServer]:
-    with start_server(generate_library(tracks=300, seed=7)) as server:
-        yield server
-
-
-@pytest.fixture
-def services(sim: RunningServer, tmp_path: Path) -> Iterator[Services]:
-    environ = {"PLEX_SERVER_URL": sim.url, "PLEX_TOKEN": ADMIN_TOKEN, "INDEX_REFRESH_INTERVAL": "0"}
-    with build_services(load_settings(environ, default_data_dir=tmp_path)) as built:
-        yield built
-
-
-@pytest.fixture
-def client(services: Services) -> FlaskClient:
-    return create_app(services=services).test_client()
 
 
 def plex_rating(sim: RunningServer, token: str, key: int) -> float | None:
