@@ -39,8 +39,14 @@ MEDIA_TAG_VERSION = 1667296136
 #: A history row around its track's cached attributes; ``%d`` renders the row's integers as ``int()`` would.
 _HISTORY_XML = b'<Track historyKey="/status/sessions/history/%d"%s viewedAt="%d" accountID="%d" deviceID="%d" />'
 _HISTORY_JSON = b'{"historyKey":"/status/sessions/history/%d"%s,"viewedAt":%d,"accountID":%d,"deviceID":%d}'
+#: A history row's own attributes (not its track's), in the order of the values history_fragment formats.
+_HISTORY_OWN = ("historyKey", "viewedAt", "accountID", "deviceID")
 
 _TAG_ELEMENT = {"genre": "Genre", "style": "Style", "mood": "Mood", "country": "Country"}
+#: The tags list rows carry, by item type: genres of albums (the OpenAPI example of a section's album list),
+#: genres and countries of artists (Plex's documented list row shape: ``<Genre tag/>``, ``<Country tag/>``).
+#: Styles and moods appear on item detail only; track rows carry no tags (the real track list capture has none).
+_LIST_TAGS: dict[str, tuple[str, ...]] = {"album": ("genre",), "artist": ("genre", "country")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +116,12 @@ class ElementBuilder:
         self.state = state
         self._cache: dict[tuple[int, ListStyle, bool], Fragment] = {}
         self._cache_lock = threading.Lock()
-        #: Rendered track attributes of history rows, by (track id, JSON form).
-        self._history_cache: dict[tuple[int, bool], bytes] = {}
+        #: Rendered track attributes of history rows, by (track id, JSON form, excluded fields).
+        self._history_cache: dict[tuple[int, bool, frozenset[str]], bytes] = {}
+        #: Templates of a history row's own attributes, by (JSON form, excluded fields).
+        self._history_template_cache: dict[
+            tuple[bool, frozenset[str]], tuple[bytes, bytes, tuple[tuple[int, ...], tuple[int, ...]]]
+        ] = {}
         section = state.section
         self.section_key = f"/library/sections/{section.id}"
 
@@ -132,6 +142,10 @@ class ElementBuilder:
     @staticmethod
     def art(obj: Artist) -> str:
         return f"/library/metadata/{obj.id}/art/{obj.updated_at}"
+
+    def list_tag_nodes(self, obj: Item, kinds: tuple[str, ...]) -> list[Node]:
+        """Tags as list rows carry them: ``<Genre tag="..."/>``, the name only (no ``id``/``filter``)."""
+        return [Node(_TAG_ELEMENT[kind], {"tag": text}) for kind in kinds for text in self.state.tags(obj, kind)]
 
     def tag_nodes(self, obj: Item, kinds: tuple[str, ...]) -> list[Node]:
         nodes = []
@@ -285,6 +299,8 @@ class ElementBuilder:
             children.append(Node("Guid", {"id": _mbid(album_guid)}))
         if detail:
             children.extend(self.tag_nodes(album, ("genre", "style", "mood")))
+        else:
+            children.extend(self.list_tag_nodes(album, _LIST_TAGS["album"]))
         return before, after, children
 
     # --- artists ----------------------------------------------------------------------------------------------
@@ -315,6 +331,8 @@ class ElementBuilder:
             children.append(Node("Guid", {"id": _mbid(artist_guid)}))
         if detail:
             children.extend(self.tag_nodes(artist, ("genre", "style", "mood", "country")))
+        else:
+            children.extend(self.list_tag_nodes(artist, _LIST_TAGS["artist"]))
         return before, after, children
 
     def parts(
@@ -423,31 +441,66 @@ class ElementBuilder:
             "originallyAvailableAt": album.originally_available_at,
         }
 
-    def history_node(self, row: HistoryRow) -> Node:
-        return Node(
-            "Track",
-            {
-                "historyKey": f"/status/sessions/history/{row.id}",
-                **self._history_track_attrs(row.key),
-                "viewedAt": row.viewed_at,
-                "accountID": row.account_id,
-                "deviceID": row.device_id,
-            },
-        )
+    def history_node(self, row: HistoryRow, exclude: frozenset[str] = frozenset()) -> Node:
+        """A history row's element; ``exclude`` names attributes left off (the request's ``excludeFields``)."""
+        attrs: dict[str, AttrValue] = {
+            "historyKey": f"/status/sessions/history/{row.id}",
+            **self._history_track_attrs(row.key),
+            "viewedAt": row.viewed_at,
+            "accountID": row.account_id,
+            "deviceID": row.device_id,
+        }
+        return Node("Track", {name: value for name, value in attrs.items() if name not in exclude})
 
-    def history_fragment(self, row: HistoryRow, *, json_form: bool) -> bytes:
-        """:meth:`history_node` rendered, byte for byte, from a cached rendering of the row's track attributes.
-
-        A full history is hundreds of thousands of rows over a read-only catalogue, so the track's part is rendered
-        once per track and form; the row's own attributes are integers, which need no escaping.
-        """
-        cache_key = (row.key, json_form)
+    def _history_middle(self, track_id: int, json_form: bool, exclude: frozenset[str]) -> bytes:
+        cache_key = (track_id, json_form, exclude)
         middle = self._history_cache.get(cache_key)
         if middle is None:
-            attrs = self._history_track_attrs(row.key)
+            attrs = self._history_track_attrs(track_id)
+            if exclude:
+                attrs = {name: value for name, value in attrs.items() if name not in exclude}
             middle = (json_attrs(attrs) if json_form else xml_attrs(attrs)).encode("utf-8")
             with self._cache_lock:
                 self._history_cache[cache_key] = middle
-        # One bytes formatting per row: half the cost of formatting text and encoding it, over 300,000 rows.
-        template = _HISTORY_JSON if json_form else _HISTORY_XML
-        return template % (row.id, middle, row.viewed_at, row.account_id, row.device_id)
+        return middle
+
+    def history_fragment(self, row: HistoryRow, *, json_form: bool, exclude: frozenset[str] = frozenset()) -> bytes:
+        """:meth:`history_node` rendered, byte for byte, from a cached rendering of the row's track attributes.
+
+        A full history is hundreds of thousands of rows over a read-only catalogue, so the track's part is rendered
+        once per track, form and set of excluded fields; the row's own attributes are integers, which need no
+        escaping.
+        """
+        middle = self._history_middle(row.key, json_form, exclude)
+        if exclude.isdisjoint(_HISTORY_OWN):
+            # One bytes formatting per row: half the cost of formatting text and encoding it, over 300,000 rows.
+            template = _HISTORY_JSON if json_form else _HISTORY_XML
+            return template % (row.id, middle, row.viewed_at, row.account_id, row.device_id)
+        head, tail, values = self._history_templates(json_form, exclude)
+        own = (row.id, row.viewed_at, row.account_id, row.device_id)
+        body = head % tuple(own[i] for i in values[0]) + middle + tail % tuple(own[i] for i in values[1])
+        # Every member starts with its separator; the first one's is the element's opening instead.
+        return b"{" + body[1:] + b"}" if json_form else b"<Track" + body + b" />"
+
+    def _history_templates(
+        self, json_form: bool, exclude: frozenset[str]
+    ) -> tuple[bytes, bytes, tuple[tuple[int, ...], tuple[int, ...]]]:
+        """The row's own attributes before and after the track's, as ``%d`` templates, and which values fill them."""
+        found = self._history_template_cache.get((json_form, exclude))
+        if found is None:
+            own = [(name, i) for i, name in enumerate(_HISTORY_OWN) if name not in exclude]
+            parts: list[list[str]] = [[], []]
+            values: list[list[int]] = [[], []]
+            for name, i in own:
+                side = 0 if name == "historyKey" else 1
+                number = "/status/sessions/history/%d" if name == "historyKey" else "%d"
+                quoted = f'"{number}"' if name == "historyKey" else number
+                parts[side].append(f',"{name}":{quoted}' if json_form else f' {name}="{number}"')
+                values[side].append(i)
+            found = (
+                "".join(parts[0]).encode(),
+                "".join(parts[1]).encode(),
+                (tuple(values[0]), tuple(values[1])),
+            )
+            self._history_template_cache[(json_form, exclude)] = found
+        return found

@@ -27,6 +27,7 @@ __all__ = [
     "ItemRow",
     "ItemRows",
     "ItemState",
+    "ItemTags",
     "LibraryStore",
     "PlayRecord",
     "PlayRow",
@@ -124,6 +125,15 @@ class TrackRecord:
     file_paths: tuple[str, ...]
     added_at: int | None
     updated_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemTags:
+    """The genres, styles and moods of one artist, album or track, each in the server's order."""
+
+    genres: tuple[str, ...] = ()
+    styles: tuple[str, ...] = ()
+    moods: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -408,8 +408,9 @@ def _write_history(
     high = viewed_after
     pages = deque(read.result())
     while pages:
-        # Popped, so each downloaded page is freed as soon as it is stored.
-        page = pages.popleft()()
+        # Popped, so each downloaded page is freed as soon as it is stored; oldest first (pages come newest first),
+        # so history ids, which grow with time, are inserted in key order.
+        page = pages.pop()()
         tally.plays_added += writer.add_play_rows(page)
         high = max(high, max(map(_VIEWED_AT, page), default=0))
         report("history", tally.plays_added, None)
