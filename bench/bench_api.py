@@ -7,41 +7,46 @@ In one run:
   for the configured token, so the service starts with it and its start-up refresh is incremental;
 - ``plexm8 serve`` runs in a child process on that data directory (``INDEX_REFRESH_INTERVAL=0``), once per
   ``--server-threads`` value;
-- the baseline: a trivial Flask app (one static 200 JSON answer, no guards) on the same waitress with the same
-  thread count, in another child process, measured with the same clients in the same run: what the stack and the
-  clients cost before PlexM8 does anything;
-- client processes (``--procs``, each with ``--threads`` threads; 32 concurrent clients by default) send
-  ``--requests`` requests per endpoint in all, after a warm-up, in three modes: ``keepalive`` (closed loop: each
-  client sends its next request as soon as the previous answer is in, no think time, over one persistent connection
-  as browsers and HTTP client sessions keep), ``new_connection`` (closed loop, a new TCP connection per request)
-  and ``paced`` (keep-alive, each client sends on a fixed schedule so that all together
-  send ``--rate`` requests per second; latency counts from the scheduled send time).
+- two baselines on the same waitress with the same thread count, each in another child process, measured with the
+  same client in the same run: a bare WSGI function answering a static 200 (what waitress and the client cost)
+  and a trivial Flask app with one static JSON view (what Flask adds before PlexM8 does anything);
+- the load comes from ONE client process (not a thread pool): a single-threaded event loop over non-blocking
+  sockets (``selectors``) that keeps ``--clients`` HTTP/1.1 keep-alive connections, writes each request as one
+  pre-encoded ``send`` and reads the answer by ``Content-Length``. It spends well under 100 us of CPU per request
+  (reported as ``client_cpu_us``), so it measures the server rather than itself; a pool of Python threads with
+  ``requests`` or ``http.client`` spends several times that and fights the server for the same 2 cores.
+- the server's own CPU per request (``server_cpu_us``, from ``/proc/<pid>/stat`` around each measurement) is
+  reported too: it moves far less with other load on the machine than latency does.
+
+Modes: ``keepalive`` (closed loop: every connection sends its next request as soon as the previous answer is in,
+no think time, so by Little's law p50 is about clients / throughput), ``paced`` (open loop: each connection sends
+on a fixed schedule, all together ``--rate`` requests per second, latency counted from the scheduled time so a
+request that could not be sent on time because the connection was still busy counts its wait) and
+``new_connection`` (closed loop, a new TCP connection per request).
 
 Endpoints: ``/api/health``, ``/api/ratings/top-rated?limit=50`` (the same list again and again, as a web app
 shows it) and ``top_rated_varied`` (``limit=50`` with a random ``min_rating`` in 0-5 per request, so nearly every
-request misses the service's answer cache: reads the index, builds and serialises the 50 tracks).
+request misses the service's answer cache).
 
-In a closed loop the clients are never idle, so by Little's law p50 is about clients / throughput: the figures
-measure how fast the service turns requests around under saturation, and the baseline shows the part that is the
-stack's and the clients'. Clients and servers share the machine's cores.
-
-Run: ``.venv/bin/python bench/bench_api.py [--tracks 100000] [--requests 3200] [--server-threads 4,8,16,32]``;
+Run: ``.venv/bin/python bench/bench_api.py [--tracks 100000] [--requests 6400] [--server-threads 8]``;
 results go to ``bench/results/bench_api.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import multiprocessing
 import os
 import random
+import selectors
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,153 +62,196 @@ TOKEN = "bench-token"
 VARIED = "top_rated_varied"
 ENDPOINTS = {"health": "/api/health", "top_rated": "/api/ratings/top-rated?limit=50", VARIED: ""}
 BASELINE_PATH = "/static"
-MODES = ("keepalive", "new_connection", "paced")
+MODES = ("keepalive", "paced", "new_connection")
+DEFAULT_MODES = ("keepalive", "paced")
 WARMUP_PER_CLIENT = 10
 
 
-def _paths(endpoint: str, count: int, seed: int) -> list[str]:
+def _paths(endpoint: str, count: int, rng: random.Random) -> list[str]:
     if endpoint != VARIED:
         return [ENDPOINTS.get(endpoint, BASELINE_PATH)] * count
-    rng = random.Random(seed)
     # 5,001 distinct min_rating values: nearly every request misses the service's top-rated answer cache.
     return [f"/api/ratings/top-rated?limit=50&min_rating={rng.randint(0, 5000) / 1000}" for _ in range(count)]
 
 
-def _client_thread(
-    port: int,
-    paths: list[str],
-    keepalive: bool,
-    interval: float,
-    start: threading.Barrier,
-    out: list[float],
-    errors: list[int],
-) -> None:
-    conn: http.client.HTTPConnection | None = None
-    start.wait()
-    # Paced clients start at a random phase and send on a fixed schedule; latency counts from the scheduled time,
-    # so a request the client could not send on time because the previous one was slow still counts its wait.
-    next_at = time.perf_counter() + random.random() * interval
-    for path in paths:
-        if interval:
-            delay = next_at - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            began = next_at
-            next_at += interval
-        else:
-            began = time.perf_counter()
-        try:
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            conn.request("GET", path)
-            response = conn.getresponse()
-            response.read()
-            if response.status != 200:
-                errors.append(response.status)
-            if not keepalive or response.will_close:
-                conn.close()
-                conn = None
-        except (OSError, http.client.HTTPException):
-            errors.append(0)
-            if conn is not None:
-                conn.close()
-            conn = None
-        out.append(time.perf_counter() - began)
-    if conn is not None:
-        conn.close()
+@dataclass(slots=True)
+class _Connection:
+    """One client connection: the requests it still has to send and the answer it is reading."""
+
+    sock: socket.socket
+    requests: list[bytes]
+    due: float
+    busy: bool = False
+    began: float = 0.0
+    buffer: bytearray = field(default_factory=bytearray)
 
 
-def _client_process(
-    port: int, per_thread: list[list[str]], keepalive: bool, interval: float, ready: Any, results: Any
-) -> None:
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setblocking(False)
+    return sock
+
+
+def _complete_answer(buffer: bytearray) -> tuple[int, bytes] | None:
+    """``(length, head)`` of the first complete HTTP answer in ``buffer``, ``None`` while it is incomplete."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = bytes(buffer[:end]).lower()
+    at = head.find(b"\r\ncontent-length:")
+    if at < 0:
+        raise RuntimeError("an answer without Content-Length: " + head.split(b"\r\n", 1)[0].decode())
+    line_end = head.find(b"\r\n", at + 2)
+    length = end + 4 + int(head[at + 17 : line_end if line_end > 0 else None])
+    return (length, head) if len(buffer) >= length else None
+
+
+def drive(port: int, per_connection: list[list[str]], mode: str, interval: float) -> dict[str, Any]:
+    """Send every connection's requests (module docstring); latencies in seconds, errors, elapsed and CPU time."""
+    selector = selectors.DefaultSelector()
+    start = time.perf_counter()
+    connections = []
+    host = f"127.0.0.1:{port}"
+    for paths in per_connection:
+        # One send per request, its bytes made up front: the loop does no formatting while it measures.
+        encoded = [f"GET {p} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\r\n".encode() for p in paths]
+        encoded.reverse()  # popped from the end
+        due = start + random.random() * interval
+        connection = _Connection(_connect(port), encoded, due)
+        selector.register(connection.sock, selectors.EVENT_READ, connection)
+        connections.append(connection)
     latencies: list[float] = []
     errors: list[int] = []
-    barrier = threading.Barrier(len(per_thread) + 1)
-    workers = [
-        threading.Thread(target=_client_thread, args=(port, paths, keepalive, interval, barrier, latencies, errors))
-        for paths in per_thread
-    ]
-    for worker in workers:
-        worker.start()
-    ready.wait()
-    barrier.wait()
-    for worker in workers:
-        worker.join()
-    results.put((latencies, errors))
+
+    def send(connection: _Connection, began: float) -> None:
+        connection.busy = True
+        connection.began = began
+        connection.sock.send(connection.requests.pop())
+
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    if not interval:
+        for connection in connections:
+            send(connection, time.perf_counter())
+    active = len(connections)
+    while active:
+        timeout = None
+        if interval:
+            now = time.perf_counter()
+            for connection in connections:
+                if not connection.busy and connection.requests and connection.due <= now:
+                    send(connection, connection.due)
+                    connection.due += interval
+            waiting = [c.due for c in connections if not c.busy and c.requests]
+            timeout = max(0.0, min(waiting) - time.perf_counter()) if waiting else None
+        for key, _ in selector.select(timeout):
+            connection = key.data
+            data = connection.sock.recv(1 << 18)
+            if not data:
+                raise RuntimeError("the server closed a connection")
+            connection.buffer += data
+            answer = _complete_answer(connection.buffer)
+            if answer is None:
+                continue
+            done = time.perf_counter()
+            length, head = answer
+            latencies.append(done - connection.began)
+            if head[9:12] != b"200":
+                errors.append(int(head[9:12]))
+            del connection.buffer[:length]
+            connection.busy = False
+            if mode == "new_connection" or b"\r\nconnection: close" in head:
+                selector.unregister(connection.sock)
+                connection.sock.close()
+                connection.sock = _connect(port)
+                selector.register(connection.sock, selectors.EVENT_READ, connection)
+            if not connection.requests:
+                active -= 1
+            elif not interval:
+                send(connection, time.perf_counter())
+            elif connection.due <= done:
+                send(connection, connection.due)
+                connection.due += interval
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    for connection in connections:
+        connection.sock.close()
+    selector.close()
+    return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "cpu": cpu}
+
+
+def _client_process(port: int, per_connection: list[list[str]], mode: str, interval: float, results: Any) -> None:
+    results.put(drive(port, per_connection, mode, interval))
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load(
-    port: int, endpoint: str, *, mode: str, procs: int, threads: int, total: int, seed: int = 0, rate: float = 0.0
+    port: int, endpoint: str, *, mode: str, clients: int, total: int, server_pid: int, seed: int = 0, rate: float = 0.0
 ) -> dict[str, Any]:
-    """Latency percentiles (ms) of ``procs`` x ``threads`` clients sending ``total`` requests in all.
-
-    Closed loop (each client sends when its previous answer is in) unless the mode is ``paced``: then each client
-    keeps its connection and sends on a schedule, ``rate`` requests per second from all clients together.
-    """
-    clients = procs * threads
+    """Latency percentiles (ms) of ``clients`` connections sending ``total`` requests in all, from one process."""
     interval = clients / rate if mode == "paced" else 0.0
-    per_client = max(1, total // clients)
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    results = ctx.Queue()
-    children = [
-        ctx.Process(
-            target=_client_process,
-            args=(
-                port,
-                [_paths(endpoint, per_client, seed * 1000 + p * threads + t) for t in range(threads)],
-                mode != "new_connection",
-                interval,
-                ready,
-                results,
-            ),
-        )
-        for p in range(procs)
-    ]
-    for child in children:
-        child.start()
-    time.sleep(1.0)  # let every client process start its threads before the clock starts
-    started = time.perf_counter()
-    ready.set()
-    latencies: list[float] = []
-    errors: list[int] = []
-    for _ in children:
-        got, failed = results.get(timeout=600)
-        latencies += got
-        errors += failed
-    elapsed = time.perf_counter() - started
-    for child in children:
-        child.join()
-    ms = sorted(x * 1000 for x in latencies)
+    rng = random.Random(seed)
+    per_connection = [_paths(endpoint, max(1, total // clients), rng) for _ in range(clients)]
+    results = multiprocessing.get_context("spawn").Queue()
+    child = multiprocessing.get_context("spawn").Process(
+        target=_client_process, args=(port, per_connection, mode, interval, results)
+    )
+    server_cpu = process_cpu_seconds(server_pid)
+    child.start()
+    got = results.get(timeout=600)
+    child.join()
+    server_cpu = process_cpu_seconds(server_pid) - server_cpu
+    count = len(got["latencies"])
+    ms = sorted(x * 1000 for x in got["latencies"])
     cut = statistics.quantiles(ms, n=100, method="inclusive")
     return {
-        "requests": len(ms),
-        "errors": len(errors),
+        "requests": count,
+        "errors": len(got["errors"]),
         "p50_ms": round(cut[49], 2),
         "p95_ms": round(cut[94], 2),
         "p99_ms": round(cut[98], 2),
         "max_ms": round(ms[-1], 2),
-        "throughput_rps": round(len(ms) / elapsed, 1),
+        "throughput_rps": round(count / got["elapsed"], 1),
+        # Whole-process CPU: the server's includes its idle threads' wake-ups, so it is an upper bound.
+        "server_cpu_us": round(server_cpu / count * 1e6),
+        "client_cpu_us": round(got["cpu"] / count * 1e6),
     }
 
 
-def serve_trivial(port: int, threads: int) -> None:
-    """The baseline server: one static JSON answer from Flask on waitress (child process target)."""
+def serve_baseline(kind: str, port: int, threads: int) -> None:
+    """A baseline server on waitress (child process target): ``wsgi`` a bare WSGI function, ``flask`` a Flask view.
+
+    Both answer ``GET /static`` with the same static JSON. Logging is set up as ``plexm8 serve`` sets it
+    (waitress's per-request queue-depth warnings off).
+    """
     import logging
+    from collections.abc import Callable, Iterable
 
     import waitress
     from flask import Flask, Response
 
-    # Like the service (LOG_LEVEL=WARNING to a file): waitress's queue-depth warnings are formatted and written.
     logging.basicConfig(filename=os.devnull, level=logging.WARNING)
-
-    app = Flask("baseline")
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     body = b'{"status": "ok"}\n'
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
 
-    @app.get(BASELINE_PATH)
+    def bare(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK" if environ["PATH_INFO"] == BASELINE_PATH else "404 Not Found", list(headers))
+        return [body]
+
+    flask_app = Flask("baseline")
+
+    @flask_app.get(BASELINE_PATH)
     def baseline_answer() -> Response:
         return Response(body, mimetype="application/json")
 
+    app = bare if kind == "wsgi" else flask_app
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
@@ -234,18 +282,18 @@ def wait_for_idle_jobs(base: str, timeout: float = 120.0) -> None:
     raise RuntimeError("the service's jobs did not finish")
 
 
-def measure(port: int, endpoints: list[str], args: argparse.Namespace) -> dict[str, Any]:
+def measure(port: int, server_pid: int, endpoints: list[str], args: argparse.Namespace) -> dict[str, Any]:
     """Every mode x endpoint against the server on ``port``, each after a warm-up of the same shape."""
-    shape = {"procs": args.procs, "threads": args.threads, "rate": args.rate}
     out: dict[str, Any] = {}
     for mode in args.modes:
         for endpoint in endpoints:
-            load(port, endpoint, mode=mode, total=WARMUP_PER_CLIENT * args.procs * args.threads, seed=99, **shape)
-            out[f"{endpoint}.{mode}"] = load(port, endpoint, mode=mode, total=args.requests, seed=1, **shape)
-            figures = out[f"{endpoint}.{mode}"]
+            shape: dict[str, Any] = {"mode": mode, "clients": args.clients, "rate": args.rate, "server_pid": server_pid}
+            load(port, endpoint, total=WARMUP_PER_CLIENT * args.clients, seed=99, **shape)
+            out[f"{endpoint}.{mode}"] = figures = load(port, endpoint, total=args.requests, seed=1, **shape)
             print(
-                f"  {endpoint}.{mode:15} p50 {figures['p50_ms']:7.2f}  p99 {figures['p99_ms']:7.2f} ms"
-                f"  {figures['throughput_rps']:7.1f} req/s  errors {figures['errors']}",
+                f"  {endpoint:16} {mode:14} p50 {figures['p50_ms']:7.2f}  p99 {figures['p99_ms']:7.2f} ms"
+                f"  {figures['throughput_rps']:7.1f} req/s  server {figures['server_cpu_us']:5d} us/req"
+                f"  client {figures['client_cpu_us']:4d} us/req  errors {figures['errors']}",
                 flush=True,
             )
     return out
@@ -262,96 +310,113 @@ def stop(proc: subprocess.Popen[bytes] | multiprocessing.process.BaseProcess) ->
         proc.join(15)
 
 
+def serve_and_measure(args: argparse.Namespace, env: dict[str, str], threads: int, log_path: Path) -> dict[str, Any]:
+    """The baselines and ``plexm8 serve`` with ``threads`` request threads, one after the other, measured alike."""
+    run: dict[str, Any] = {}
+    for kind in args.baselines:
+        port = free_port()
+        baseline = multiprocessing.get_context("spawn").Process(target=serve_baseline, args=(kind, port, threads))
+        baseline.start()
+        try:
+            wait_for(f"http://127.0.0.1:{port}{BASELINE_PATH}")
+            print(f" baseline: {kind} static answer on waitress", flush=True)
+            assert baseline.pid is not None
+            run[f"baseline_{kind}"] = measure(port, baseline.pid, ["baseline"], args)
+        finally:
+            stop(baseline)
+
+    port = free_port()
+    env = {**env, "PORT": str(port), "SERVER_THREADS": str(threads)}
+    plexm8_bin = Path(sys.executable).with_name("plexm8")
+    # The service's log goes to a file: an undrained pipe would fill and block every thread that logs.
+    with log_path.open("wb") as log_file:
+        service = subprocess.Popen([str(plexm8_bin), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            try:
+                wait_for(base + "/api/health")
+                wait_for_idle_jobs(base)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}; the service's log ends:\n{log_path.read_text()[-2000:]}") from None
+            print(" plexm8", flush=True)
+            run |= measure(port, service.pid, list(ENDPOINTS), args)
+        finally:
+            stop(service)
+    log = log_path.read_text(errors="replace")
+    run["service_log_lines"] = len(log.splitlines())
+    run["service_log_tail"] = log[-600:]
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency-ms", type=float, default=2.0)
-    parser.add_argument("--procs", type=int, default=2, help="client processes")
-    parser.add_argument("--threads", type=int, default=16, help="client threads per process")
-    parser.add_argument("--requests", type=int, default=3200, help="measured requests per endpoint and mode")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent connections (one client process)")
+    parser.add_argument("--requests", type=int, default=6400, help="measured requests per endpoint and mode")
     parser.add_argument("--server-threads", default="8", help="comma-separated SERVER_THREADS values to measure")
     parser.add_argument(
         "--rate", type=float, default=320.0, help="paced mode: requests per second from all clients together"
     )
-    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    parser.add_argument("--modes", default=",".join(DEFAULT_MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    parser.add_argument(
+        "--plex-url", help=f"use this running plexsim (token {TOKEN!r}) instead of starting one on the library"
+    )
+    parser.add_argument("--baselines", default="wsgi,flask", help="comma-separated, of wsgi, flask (or empty)")
+    parser.add_argument(
+        "--index-dir", type=Path, help="keep the built index in this directory and reuse it when it is there"
+    )
     args = parser.parse_args()
     args.modes = [mode for mode in args.modes.split(",") if mode]
+    args.baselines = [kind for kind in args.baselines.split(",") if kind]
+    if not set(args.baselines) <= {"wsgi", "flask"}:
+        parser.error("--baselines takes wsgi, flask")
     if not set(args.modes) <= set(MODES):
         parser.error(f"--modes takes {', '.join(MODES)}")
     server_threads = [int(value) for value in args.server_threads.split(",")]
 
-    path, _ = library_file(args.tracks, args.seed)
+    plex: AbstractContextManager[str] = (
+        nullcontext(args.plex_url)
+        if args.plex_url
+        else plexsim_process(library_file(args.tracks, args.seed)[0], latency_ms=args.latency_ms, token=TOKEN)
+    )
     results: dict[str, Any] = {
         "tracks": args.tracks,
         "latency_ms": args.latency_ms,
-        "clients": args.procs * args.threads,
-        "client_processes": args.procs,
-        "client_threads_per_process": args.threads,
+        "clients": args.clients,
+        "client": "one process, single-threaded selectors loop over keep-alive sockets",
         "requests_per_endpoint": args.requests,
         "warmup_requests_per_client": WARMUP_PER_CLIENT,
         "modes": "keepalive and new_connection: closed loop, no think time; paced: keep-alive, fixed schedule",
         "paced_rate_rps": args.rate,
         "load_average_before": os.getloadavg(),
     }
-    with (
-        plexsim_process(path, latency_ms=args.latency_ms, token=TOKEN) as plex_url,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        data_dir = Path(tmp) / "data"
-        data_dir.mkdir()
-        machine = requests.get(plex_url + "/identity", headers={"Accept": "application/json"}, timeout=10).json()
-        key = account_key(machine["MediaContainer"]["machineIdentifier"], TOKEN)
-        built = refresh_index(
-            PlexSectionReader(plex_url, TOKEN, timeout=120), SqliteLibraryStore(data_dir / "plexm8.sqlite"), account=key
-        )
-        results["index_build_s"] = round(built.seconds, 2)
-        results["rated_tracks"] = built.counts.rated_tracks
-
-        plexm8_bin = Path(sys.executable).with_name("plexm8")
+    with plex as plex_url, tempfile.TemporaryDirectory() as tmp:
+        data_dir = args.index_dir or Path(tmp) / "data"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if not (data_dir / "plexm8.sqlite").exists():
+            machine = requests.get(plex_url + "/identity", headers={"Accept": "application/json"}, timeout=10).json()
+            key = account_key(machine["MediaContainer"]["machineIdentifier"], TOKEN)
+            built = refresh_index(
+                PlexSectionReader(plex_url, TOKEN, timeout=120),
+                SqliteLibraryStore(data_dir / "plexm8.sqlite"),
+                account=key,
+            )
+            results["index_build_s"] = round(built.seconds, 2)
+            results["rated_tracks"] = built.counts.rated_tracks
+        env = {
+            **os.environ,
+            "PLEX_SERVER_URL": plex_url,
+            "PLEX_TOKEN": TOKEN,
+            "PLEXM8_DATA_DIR": str(data_dir),
+            "INDEX_REFRESH_INTERVAL": "0",
+            "LOG_LEVEL": "WARNING",
+        }
         runs: dict[str, Any] = {}
-        for count in server_threads:
-            print(f"SERVER_THREADS={count}", flush=True)
-            run: dict[str, Any] = {}
-            static_port = free_port()
-            baseline = multiprocessing.get_context("spawn").Process(target=serve_trivial, args=(static_port, count))
-            baseline.start()
-            try:
-                wait_for(f"http://127.0.0.1:{static_port}{BASELINE_PATH}")
-                print(" baseline (static 200 from Flask on waitress)", flush=True)
-                run["baseline_static"] = measure(static_port, ["baseline"], args)
-            finally:
-                stop(baseline)
-
-            port = free_port()
-            env = {
-                **os.environ,
-                "PLEX_SERVER_URL": plex_url,
-                "PLEX_TOKEN": TOKEN,
-                "PLEXM8_DATA_DIR": str(data_dir),
-                "PORT": str(port),
-                "INDEX_REFRESH_INTERVAL": "0",
-                "LOG_LEVEL": "WARNING",
-                "SERVER_THREADS": str(count),
-            }
-            # The service's log goes to a file: an undrained pipe would fill and block every thread that logs.
-            log_path = Path(tmp) / f"plexm8-{count}.log"
-            with log_path.open("wb") as log_file:
-                service = subprocess.Popen(
-                    [str(plexm8_bin), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=log_file
-                )
-                try:
-                    base = f"http://127.0.0.1:{port}"
-                    wait_for(base + "/api/health")
-                    wait_for_idle_jobs(base)
-                    print(" plexm8", flush=True)
-                    run |= measure(port, [name for name in ENDPOINTS], args)
-                finally:
-                    stop(service)
-            log = log_path.read_text(errors="replace")
-            run["service_log_lines"] = len(log.splitlines())
-            run["service_log_tail"] = log[-600:]
-            runs[str(count)] = run
+        for threads in server_threads:
+            print(f"SERVER_THREADS={threads}", flush=True)
+            runs[str(threads)] = serve_and_measure(args, env, threads, Path(tmp) / f"plexm8-{threads}.log")
         results["server_threads"] = runs
     results["load_average_after"] = os.getloadavg()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from plexm8.core.tracks import SortOrder, TrackPage, TrackQuery, TrackSort, TrackView, fold_text
@@ -119,6 +119,48 @@ class SqliteLibraryQueries:
         # last under DESC in SQLite, as in the query).
         views.sort(key=_top_rated_order)
         return views
+
+    def top_rated_ranking(self, account: str, *, min_rating: float, limit: int) -> list[tuple[int, float]]:
+        """``(rating_key, user_rating)`` of what :meth:`top_rated` lists, in its order, from the index alone.
+
+        A covering walk of at most ``limit`` entries of ``item_states_top_rated`` (the join only checks that the
+        track is indexed): several times cheaper than reading the tracks' rows, for callers that keep what they
+        made of the rows. The list is sorted by rating, so the first ``n`` entries rated at least ``r`` are also
+        the answer for ``min_rating=r, limit=n`` whenever ``r >= min_rating`` and ``n <= limit``.
+        """
+        (packed,) = (
+            self._conn()
+            .execute(
+                "SELECT json_group_array(json_array(rating_key, user_rating, last_rated_at)) FROM ("
+                "SELECT s.rating_key, s.user_rating, s.last_rated_at FROM item_states s"
+                " JOIN tracks t ON t.rating_key = s.rating_key"
+                " WHERE s.account = ? AND s.user_rating IS NOT NULL AND s.user_rating >= ?"
+                " ORDER BY s.user_rating DESC, s.last_rated_at DESC, s.rating_key LIMIT ?)",
+                (account, min_rating, limit),
+            )
+            .fetchone()
+        )
+        rows: list[tuple[int, float, int | None]] = [tuple(row) for row in json.loads(packed)]
+        # As in top_rated: the aggregate's element order is not guaranteed, so the order is restored here.
+        rows.sort(key=lambda row: (-row[1], row[2] is None, -(row[2] or 0), row[0]))
+        return [(row[0], float(row[1])) for row in rows]
+
+    def track_views(self, account: str, rating_keys: Collection[int]) -> dict[int, TrackView]:
+        """The indexed tracks among ``rating_keys`` with the account's state, by rating key (unknown keys left out)."""
+        if not rating_keys:
+            return {}
+        (packed,) = (
+            self._conn()
+            .execute(
+                f"SELECT json_group_array(json_array({_VIEW_COLUMNS})) FROM tracks t"  # noqa: S608
+                " LEFT JOIN item_states s ON s.account = ? AND s.rating_key = t.rating_key"
+                " WHERE t.rating_key IN (SELECT value FROM json_each(?))",
+                (account, json.dumps(list(rating_keys))),
+            )
+            .fetchone()
+        )
+        views = (_view(row) for row in json.loads(packed))
+        return {view.rating_key: view for view in views}
 
     def track(self, account: str, rating_key: int) -> TrackView | None:
         """One indexed track with the account's state, or ``None`` when the index does not have it."""

@@ -25,7 +25,7 @@ from flask import Flask, Response, request
 
 from plexm8.errors import HostNotAllowed, OriginNotAllowed
 
-__all__ = ["ALLOWED_HEADERS", "ALLOWED_METHODS", "LOOPBACK_HOSTS", "install_request_guards"]
+__all__ = ["ALLOWED_HEADERS", "ALLOWED_METHODS", "LOOPBACK_HOSTS", "RequestGuard", "install_request_guards"]
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -34,18 +34,39 @@ PREFLIGHT_MAX_AGE = "600"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def install_request_guards(app: Flask, *, cors_origins: Iterable[str], allowed_hosts: Iterable[str]) -> None:
-    """Register the Host check, the origin refusal, the preflight answer and the CORS response headers on ``app``."""
-    origins = frozenset(origin.lower() for origin in cors_origins)
-    hosts = LOOPBACK_HOSTS | {host.lower() for host in allowed_hosts}
+class RequestGuard:
+    """The Host and Origin rules above on plain header values, for the Flask hooks and for WSGI-level answers."""
+
+    __slots__ = ("_hosts", "_origins")
+
+    def __init__(self, *, cors_origins: Iterable[str], allowed_hosts: Iterable[str]) -> None:
+        self._origins = frozenset(origin.lower() for origin in cors_origins)
+        self._hosts = LOOPBACK_HOSTS | {host.lower() for host in allowed_hosts}
+
+    def host_allowed(self, host: str) -> bool:
+        """Whether a ``Host`` header value names a loopback host or one of ``ALLOWED_HOSTS`` (any port)."""
+        return _hostname(host) in self._hosts
+
+    def origin_allowed(self, origin: str, *, own_origin: str) -> bool:
+        """Whether ``origin`` is in ``CORS_ORIGINS`` or is ``own_origin`` (``scheme://host`` of the request)."""
+        # Same-origin requests from the built-in UI still send Origin on writes; the Host check already vouched
+        # for the request's host, so PlexM8's own origin is safe to allow.
+        origin = origin.lower()
+        return origin in self._origins or origin == own_origin.lower()
+
+
+def install_request_guards(app: Flask, *, cors_origins: Iterable[str], allowed_hosts: Iterable[str]) -> RequestGuard:
+    """Register the Host check, the origin refusal, the preflight answer and the CORS response headers on ``app``.
+
+    Returns the guard, for answers given before Flask (``plexm8.web.api.health``) to apply the same rules.
+    """
+    rules = RequestGuard(cors_origins=cors_origins, allowed_hosts=allowed_hosts)
 
     def origin_allowed(origin: str) -> bool:
-        # Same-origin requests from the built-in UI still send Origin on writes; the Host check already vouched
-        # for request.host, so PlexM8's own origin is safe to allow.
-        return origin.lower() in origins or origin.lower() == f"{request.scheme}://{request.host}".lower()
+        return rules.origin_allowed(origin, own_origin=f"{request.scheme}://{request.host}")
 
     def guard() -> Response | None:
-        if _hostname(request.host) not in hosts:
+        if not rules.host_allowed(request.host):
             raise HostNotAllowed(f"Host {request.host!r} is not served here; add it to ALLOWED_HOSTS if it is yours")
         origin = request.headers.get("Origin")
         if origin is None:
@@ -71,6 +92,7 @@ def install_request_guards(app: Flask, *, cors_origins: Iterable[str], allowed_h
 
     app.before_request(guard)
     app.after_request(add_cors_headers)
+    return rules
 
 
 def _preflight_response() -> Response:

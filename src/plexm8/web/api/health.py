@@ -23,17 +23,22 @@ Response (200, always ``"status": "ok"`` while the service runs, whatever the st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app
 
 from plexm8 import __version__
 from plexm8.core.models import ConnectionStatus
-from plexm8.web.extension import get_services
+from plexm8.web.extension import services_of
 
-__all__ = ["FEATURES_KEY", "bp", "plex_state_json"]
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+__all__ = ["FEATURES_KEY", "HEALTH_PATH", "bp", "health_body", "plex_state_json", "prepared_health"]
 
 bp = Blueprint("health", __name__, url_prefix="/api")
+
+HEALTH_PATH = "/api/health"
 
 #: ``app.config`` key holding the feature names the factory collected from the registered API blueprints.
 FEATURES_KEY = "PLEXM8_FEATURES"
@@ -64,23 +69,36 @@ class _Rendered:
     body: bytes
 
 
-@bp.get("/health")
-def health() -> Response:
-    """Report that PlexM8 runs, what it offers, and the cached Plex connection state."""
-    services = get_services()
+def health_body(app: Flask) -> bytes:
+    """The JSON body of ``GET /api/health`` for ``app`` now: rendered once per Plex check, not once per request."""
+    services = services_of(app)
     status = services.monitor.status()
-    rendered = current_app.extensions.get(_RENDERED_KEY)
+    rendered = app.extensions.get(_RENDERED_KEY)
     # The monitor replaces its (frozen) status object on every check, so identity tells whether the document is
-    # current; web apps poll this endpoint, and rendering it once per check instead of per request keeps it cheap.
-    # Threads racing here at worst render the same document twice.
+    # current. Threads racing here at worst render the same document twice.
     if not isinstance(rendered, _Rendered) or rendered.status is not status:
         document = {
             "status": "ok",
             "version": __version__,
-            "features": list(current_app.config[FEATURES_KEY]),
+            "features": list(app.config[FEATURES_KEY]),
             "plex_api_version": services.plex_api_version,
             "plex": plex_state_json(status),
         }
-        rendered = _Rendered(status=status, body=jsonify(document).get_data())
-        current_app.extensions[_RENDERED_KEY] = rendered
-    return Response(rendered.body, mimetype="application/json")
+        # Through the app's JSON provider, as jsonify would (no app context needed).
+        response = app.json.response(document)
+        if not isinstance(response, Response):
+            raise TypeError(f"the app's JSON provider made a {type(response).__name__}, not a Response")
+        rendered = _Rendered(status=status, body=response.get_data())
+        app.extensions[_RENDERED_KEY] = rendered
+    return rendered.body
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Report that PlexM8 runs, what it offers, and the cached Plex connection state."""
+    return Response(health_body(current_app), mimetype="application/json")
+
+
+def prepared_health(app: Flask, environ: WSGIEnvironment) -> bytes:
+    """The health body for :class:`~plexm8.web.prepared.PreparedAnswers`: the web app polls this endpoint."""
+    return health_body(app)

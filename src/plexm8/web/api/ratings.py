@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-from flask import Blueprint, current_app
+from flask import Blueprint, Flask, current_app, request
 from pydantic import Field, field_validator, model_validator
 
+from plexm8.core.accounts import account_key
 from plexm8.core.ratings import MAX_RATING, MAX_STARS, Rating
+from plexm8.core.tracks import TrackView
 from plexm8.services.ratings import rate_track, top_rated
 from plexm8.web.api.models import TrackOut
 from plexm8.web.api.spec import ApiModel, QueryParams, Rendered, RequestBody, api_route, render
 from plexm8.web.context import current_account
-from plexm8.web.extension import get_services
+from plexm8.web.extension import get_services, services_of
 
-__all__ = ["RateRequest", "TopRated", "TopRatedQuery", "bp", "parse_track_key"]
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+__all__ = [
+    "TOP_RATED_PATH",
+    "RateRequest",
+    "TopRated",
+    "TopRatedQuery",
+    "bp",
+    "parse_track_key",
+    "prepared_top_rated",
+]
 
 bp = Blueprint("ratings", __name__, url_prefix="/api")
 
@@ -24,8 +39,13 @@ bp = Blueprint("ratings", __name__, url_prefix="/api")
 MAX_RATING_KEY = 2**53
 _TRACK_KEY = re.compile(r"^(?:/library/metadata/)?([0-9]{1,16})$")
 _TOP_RATED_CACHE_KEY = "plexm8_top_rated_cache"
+TOP_RATED_PATH = "/api/ratings/top-rated"
+#: The largest ``limit`` top-rated takes.
+MAX_TOP_RATED = 500
 #: Distinct (account, limit, min_rating) answers kept per index generation; past it the cache starts over.
 TOP_RATED_CACHE_SIZE = 256
+#: Serialised tracks kept per index generation for top-rated answers (about 400 bytes each); past it they start over.
+TRACK_JSON_CACHE_SIZE = 4096
 
 
 def parse_track_key(value: int | str) -> int:
@@ -97,7 +117,7 @@ class RateRequest(RequestBody):
 class TopRatedQuery(QueryParams):
     """Which of the account's rated tracks to list."""
 
-    limit: int = Field(50, ge=1, le=500, description="At most this many tracks")
+    limit: int = Field(50, ge=1, le=MAX_TOP_RATED, description="At most this many tracks")
     min_rating: float = Field(0, ge=0, le=MAX_RATING, description="Only tracks rated at least this (Plex 0-10)")
 
 
@@ -149,35 +169,134 @@ def rate(*, body: RateRequest) -> TrackOut:
 def top(*, query: TopRatedQuery) -> Rendered:
     """Served from the local index; the account's index is built first if it has none (Plex must answer then)."""
     context = current_account()
-    services = get_services()
-    # Read before the query: an answer is filed under a generation no later than the data it was read from, so
-    # a rating or refresh committed meanwhile moves the generation on and the answer is never served for it.
-    generation = services.queries.generation()
+    queries = get_services().queries
+    # Read before the index: whatever is kept is filed under a generation no later than the data it was read
+    # from, so a rating or refresh committed meanwhile moves the generation on and it is never served for it.
+    generation = queries.generation()
     cache = current_app.extensions.get(_TOP_RATED_CACHE_KEY)
     if not isinstance(cache, _TopRatedCache) or cache.generation != generation:
         cache = _TopRatedCache(generation)
         current_app.extensions[_TOP_RATED_CACHE_KEY] = cache
     key = (context.key, query.limit, query.min_rating)
     answer = cache.answers.get(key)
-    if answer is None:
-        tracks = top_rated(
-            services.index, services.queries, context.account, min_rating=query.min_rating, limit=query.limit
-        )
-        answer = render(TopRated(items=TrackOut.many(tracks), limit=query.limit, min_rating=query.min_rating))
-        if len(cache.answers) >= TOP_RATED_CACHE_SIZE:
-            cache.answers.clear()
-        cache.answers[key] = answer
+    if answer is not None:
+        _prepare(cache, context.key, context.token, answer)
+        return answer
+    context.ensure_indexed()
+    # Every answer of the generation is a prefix of one ranking (best first, so "rated at least r" is a prefix
+    # too), read once per account by a covering index walk. Validating and serialising a track costs several
+    # times what finding it does, so each track's JSON is made once per generation and account as well.
+    account = context.key
+    ranking = cache.rankings.get(account)
+    read_ranking = ranking is None
+    if ranking is None:
+        ranking = _Ranking.of(queries.top_rated_ranking(account, min_rating=0, limit=MAX_TOP_RATED))
+    keys = ranking.top(query.limit, query.min_rating)
+    kept = cache.tracks
+    parts = [kept.get((account, rating_key)) for rating_key in keys]
+    missing = [rating_key for rating_key, part in zip(keys, parts, strict=True) if part is None]
+    made: dict[int, bytes] = {}
+    if read_ranking or missing:
+        views = queries.track_views(account, missing)
+        made = {view.rating_key: out.model_dump_json().encode() for view, out in _rendered(views.values())}
+        if queries.generation() != generation or len(made) != len(missing):
+            # A commit landed between the reads, so ranking and tracks may come from different states: read
+            # again in one statement, and keep nothing.
+            tracks = top_rated(
+                get_services().index, queries, context.account, min_rating=query.min_rating, limit=query.limit
+            )
+            return render(TopRated(items=TrackOut.many(tracks), limit=query.limit, min_rating=query.min_rating))
+        cache.rankings[account] = ranking
+    if len(cache.tracks) + len(made) > TRACK_JSON_CACHE_SIZE:
+        cache.tracks.clear()
+    cache.tracks.update(((account, rating_key), part) for rating_key, part in made.items())
+    body = [part if part is not None else made[rating_key] for rating_key, part in zip(keys, parts, strict=True)]
+    envelope = render(TopRated(items=[], limit=query.limit, min_rating=query.min_rating)).body
+    if not envelope.startswith(_ITEMS_OPEN):
+        raise RuntimeError("TopRated no longer serialises 'items' first")
+    answer = Rendered(model=TopRated, body=b"".join((_ITEMS_OPEN, b",".join(body), envelope[len(_ITEMS_OPEN) :])))
+    if len(cache.answers) >= TOP_RATED_CACHE_SIZE:
+        cache.answers.clear()
+    cache.answers[key] = answer
+    _prepare(cache, account, context.token, answer)
     return answer
+
+
+def _prepare(cache: _TopRatedCache, account: str, token: str, answer: Rendered) -> None:
+    """Keep ``answer`` for :func:`prepared_top_rated`, under the request's raw Authorization and query string.
+
+    The same raw inputs mean the same token and parameters, and the same token on the same server the same
+    account; so the answer is theirs for as long as the index generation and the server's identity stay.
+    """
+    identity = get_services().monitor.status().identity
+    # The account must be the one the monitor's server gives the token now (it is unless the server changed).
+    if identity is None or account_key(identity.machine_identifier, token) != account:
+        return
+    if len(cache.prepared) >= TOP_RATED_CACHE_SIZE:
+        cache.prepared.clear()
+    raw = (request.environ.get("HTTP_AUTHORIZATION"), request.environ.get("QUERY_STRING", ""))
+    cache.prepared[raw] = (identity.machine_identifier, answer.body)
+
+
+def prepared_top_rated(app: Flask, environ: WSGIEnvironment) -> bytes | None:
+    """The top-rated body a request with these exact inputs got in this index generation, else ``None``.
+
+    For :class:`~plexm8.web.prepared.PreparedAnswers`: a request the view has not answered yet, or whose
+    answer may have changed since (a commit moved the generation on, the server is another one), goes to Flask.
+    """
+    cache = app.extensions.get(_TOP_RATED_CACHE_KEY)
+    if not isinstance(cache, _TopRatedCache):
+        return None
+    kept = cache.prepared.get((environ.get("HTTP_AUTHORIZATION"), environ.get("QUERY_STRING", "")))
+    if kept is None:
+        return None
+    services = services_of(app)
+    identity = services.monitor.status().identity
+    if identity is None or identity.machine_identifier != kept[0] or services.queries.generation() != cache.generation:
+        return None
+    return kept[1]
+
+
+def _rendered(views: Iterable[TrackView]) -> Iterator[tuple[TrackView, TrackOut]]:
+    """Each of ``views`` with its API form (validated in one call)."""
+    views = list(views)
+    return zip(views, TrackOut.many(views), strict=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranking:
+    """An account's rated tracks, best first (at most :data:`MAX_TOP_RATED`), with their ratings negated."""
+
+    keys: list[int]
+    #: ``-rating`` of each of ``keys``: ascending, so that bisect finds where "rated at least r" ends.
+    negated: list[float]
+
+    @classmethod
+    def of(cls, ranked: list[tuple[int, float]]) -> _Ranking:
+        return cls(keys=[key for key, _ in ranked], negated=[-rating for _, rating in ranked])
+
+    def top(self, limit: int, min_rating: float) -> list[int]:
+        """The keys top-rated lists for ``limit`` and ``min_rating`` (``limit`` at most the ranking's length)."""
+        return self.keys[: min(limit, bisect_right(self.negated, -min_rating))]
+
+
+#: How an empty TopRated's JSON starts; the tracks' JSON goes right after it, byte for byte as render() puts it.
+_ITEMS_OPEN = b'{"items":['
 
 
 @dataclass(slots=True)
 class _TopRatedCache:
-    """Top-rated answers (serialised) of one index generation, keyed by account key, limit and min rating.
+    """What top-rated answers are made of in one index generation.
 
-    The web app shows the same list again and again while ratings change rarely; building and serialising the 50
-    tracks costs several times what the rest of the request does. Threads share it without a lock: dict reads and
-    writes are atomic, and a race only builds an answer twice.
+    Whole answers by account key, limit and min rating; each account's ranking; each track's JSON by account key
+    and rating key (it holds the account's rating and plays); prepared bodies by the request's raw inputs. The web
+    app shows the same list again and again while ratings change rarely. Threads share it without a lock: dict
+    reads and writes are atomic, and a race only builds twice.
     """
 
     generation: int
     answers: dict[tuple[str, int, float], Rendered] = field(default_factory=dict)
+    tracks: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    rankings: dict[str, _Ranking] = field(default_factory=dict)
+    #: Bodies by raw ``(Authorization, query string)``, with the server's machine id they were made for.
+    prepared: dict[tuple[str | None, str], tuple[str, bytes]] = field(default_factory=dict)
