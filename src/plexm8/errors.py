@@ -11,7 +11,8 @@ PlexM8 errors. Messages are shown to users as they are: they must never contain 
     │   ├── PlexUnavailable          503 plex_unavailable      (unreachable, timed out, not answering like Plex)
     │   └── PlexAuthError            401 plex_unauthorized     (Plex refused the token)
     ├── BadRequest                   400 bad_request           (malformed request: bad JSON, bad query parameter)
-    │   └── ValidationError          422 validation_error      (well-formed but invalid values)
+    │   ├── ValidationError          422 validation_error      (well-formed but invalid values)
+    │   └── SourceFormatError        400 invalid_source_file   (a rating source file or folder that cannot be read)
     ├── InvalidAuthorization         401 invalid_authorization (an Authorization header that is not 'Bearer <token>')
     ├── Forbidden                    403 forbidden
     │   └── OriginNotAllowed         403 origin_not_allowed    (state-changing request from a foreign web page)
@@ -46,6 +47,7 @@ __all__ = [
     "PlexUnavailable",
     "SettingsError",
     "SmartPlaylistReadOnly",
+    "SourceFormatError",
     "TrackNotFound",
     "ValidationError",
 ]
@@ -109,6 +111,17 @@ class ValidationError(BadRequest):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class SourceFormatError(BadRequest):
+    """A rating source (player export or tagged folder) cannot be read; the message names the file and the problem."""
+
+    code = "invalid_source_file"
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+        self.problem = problem
 
 
 class InvalidAuthorization(PlexM8Error):

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from plexm8.core.catalog import PlaylistItem, PlaylistRecord
 from plexm8.core.models import ServerIdentity
 from plexm8.core.playlists import PlaylistEntry
 from plexm8.core.ratings import Rating
+from plexm8.core.sources import SourceReport, SourceTrack
 from plexm8.core.tracks import TrackPage, TrackQuery, TrackView
 
-__all__ = ["PlaylistGateway", "PlexServerProbe", "TrackIndex", "TrackRater"]
+__all__ = [
+    "PlaylistGateway",
+    "PlexServerProbe",
+    "RatingSource",
+    "RecommendationInputs",
+    "SignalTrackRow",
+    "SonicNeighbours",
+    "TagScanCache",
+    "TrackIndex",
+    "TrackRater",
+]
 
 
 class PlexServerProbe(Protocol):
@@ -110,4 +121,94 @@ class TrackIndex(Protocol):
 
     def record_rating(self, account: str, rating_key: int, user_rating: float | None, rated_at: int | None) -> None:
         """Store a rating just written to Plex; does nothing for an account that has no index yet."""
+        ...
+
+
+#: ``(rating_key, title, artist, album, artist_key, album_key, year, duration_ms)`` of an indexed track; ``artist``
+#: is the track artist when set, else the album artist; ``year`` is the album's when the track has none.
+SignalTrackRow = tuple[int, str, str | None, str | None, int | None, int | None, int | None, int | None]
+
+
+class SonicNeighbours(Protocol):
+    """Plex's sonic analysis: the tracks that sound closest to a track, as the server computes them."""
+
+    def nearest(self, rating_key: int, *, limit: int, max_distance: float) -> list[tuple[int, float]]:
+        """Up to ``limit`` tracks within ``max_distance`` of the track, nearest first, as ``(rating_key, distance)``.
+
+        Empty when the server has not analysed the track (or has no sonic analysis at all). Raises
+        :class:`~plexm8.errors.PlexUnavailable` and :class:`~plexm8.errors.PlexAuthError` like every Plex read.
+        """
+        ...
+
+
+class RecommendationInputs(Protocol):
+    """What the local index gives a recommendation model: the library, and one account's evidence, in bulk."""
+
+    def signature(self, account: str) -> str | None:
+        """A value that changes whenever what a model of the account is built from changes; ``None``: no index."""
+        ...
+
+    def tracks(self) -> list[SignalTrackRow]:
+        """Every indexed track, by rating key."""
+        ...
+
+    def tags(self) -> Iterator[tuple[int, str, str]]:
+        """``(rating_key, "genre" | "style" | "mood", tag)`` of every artist, album and track, in Plex's order."""
+        ...
+
+    def playlists(self, account: str) -> list[list[int]]:
+        """The track keys of each of the account's regular (not smart) playlists, in playlist order."""
+        ...
+
+    def plays(self, account: str) -> Iterator[tuple[int, int, int | None, int | None]]:
+        """``(viewed_at, rating_key, plex_account_id, device_id)`` of every play of a track, oldest first."""
+        ...
+
+    def track_states(self, account: str) -> list[tuple[int, float | None, int, int | None]]:
+        """``(rating_key, user_rating, view_count, last_viewed_at)`` of every track the account rated or played."""
+        ...
+
+    def track_views(self, account: str, keys: Sequence[int]) -> dict[int, TrackView]:
+        """Those of ``keys`` the index has, as tracks with the account's state."""
+        ...
+
+    def track_keys_of(self, *, album_keys: Sequence[int] = (), artist_keys: Sequence[int] = ()) -> list[int]:
+        """The tracks of these albums and of these album artists, in album and track order."""
+        ...
+
+
+class RatingSource(Protocol):
+    """One player export or tagged folder, read as :class:`SourceTrack` records (see :mod:`plexm8.importers`).
+
+    ``tracks()`` reads the source from the start each time it is called and may raise
+    :class:`~plexm8.errors.SourceFormatError` part-way (a truncated file is only found at its end): callers read it
+    to the end before they write anything.
+    """
+
+    @property
+    def report(self) -> SourceReport:
+        """What the last (or current) ``tracks()`` pass read and skipped; filled while it is iterated."""
+        ...
+
+    def tracks(self) -> Iterator[SourceTrack]:
+        """The source's tracks in source order; non-music and unusable records are counted in ``report``."""
+        ...
+
+
+class TagScanCache(Protocol):
+    """What a tag scan remembers of each audio file, so that files unchanged since (same mtime and size) are not read.
+
+    ``version`` tells which tag reader produced an entry: entries of another version are never returned.
+    """
+
+    def lookup(self, path: str, mtime_ns: int, size: int, version: int) -> SourceTrack | None:
+        """The record last read from ``path`` when it still has this mtime and size, else ``None``."""
+        ...
+
+    def remember(self, entries: Sequence[tuple[str, int, int, int, SourceTrack]]) -> None:
+        """Store ``(path, mtime_ns, size, version, track)`` entries in one transaction, replacing older ones."""
+        ...
+
+    def forget_except(self, root: str, keep: set[str]) -> int:
+        """Drop the entries under folder ``root`` whose path is not in ``keep`` (files gone); return how many."""
         ...
