@@ -192,10 +192,83 @@ def _add_track_browse(conn: sqlite3.Connection) -> None:
     )
 
 
+def _add_match_memory(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- Matches remembered after a sync, so the next one finds the track again even if its metadata or path
+        -- changed: keyed by the source's own id ("id:...") or its normalised location ("path:...").
+        CREATE TABLE match_memory (
+            account     TEXT NOT NULL REFERENCES accounts (account) ON DELETE CASCADE,
+            source_kind TEXT NOT NULL,
+            source_key  TEXT NOT NULL,
+            rating_key  INTEGER NOT NULL,
+            method      TEXT NOT NULL,
+            matched_at  INTEGER NOT NULL,
+            PRIMARY KEY (account, source_kind, source_key)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
+def _add_sync_journal(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- Rating syncs: one run per planned sync, its plan items, and the journal of every write (issue 4).
+        CREATE TABLE sync_runs (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            account     TEXT NOT NULL,
+            source_kind TEXT NOT NULL,
+            source_name TEXT NOT NULL,
+            policy      TEXT NOT NULL,
+            winner      TEXT,
+            state       TEXT NOT NULL
+                        CHECK (state IN ('planned', 'applying', 'applied', 'undoing', 'undone')),
+            created_at  REAL NOT NULL,
+            applied_at  REAL,
+            undone_at   REAL,
+            job_id      INTEGER,
+            counts      TEXT NOT NULL,
+            options     TEXT NOT NULL
+        );
+        CREATE INDEX sync_runs_account ON sync_runs (account, id);
+        -- The journal lives in the plan rows: the previous Plex value is recorded before the write is sent, and
+        -- journal_state moves planned -> written (sent, outcome unknown) -> confirmed (Plex shows it).
+        CREATE TABLE sync_items (
+            run_id            INTEGER NOT NULL REFERENCES sync_runs (id) ON DELETE CASCADE,
+            position          INTEGER NOT NULL,
+            kind              TEXT NOT NULL CHECK (kind IN ('matched', 'review', 'unmatched')),
+            action            TEXT,
+            rating_key        INTEGER,
+            method            TEXT,
+            confidence        REAL,
+            reason            TEXT NOT NULL,
+            source            TEXT NOT NULL,
+            source_rating     INTEGER,
+            plex_rating       INTEGER,
+            target            INTEGER,
+            candidates        TEXT,
+            journal_state     TEXT
+                              CHECK (journal_state IN ('planned', 'written', 'confirmed', 'stale', 'failed')),
+            previous_rating   REAL,
+            previous_rated_at INTEGER,
+            written_at        REAL,
+            undo_state        TEXT CHECK (undo_state IN ('undone', 'refused')),
+            message           TEXT,
+            PRIMARY KEY (run_id, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX sync_items_journal ON sync_items (run_id, journal_state) WHERE journal_state IS NOT NULL
+        """,
+    )
+
+
 #: Every migration of the index database (``plexm8.sqlite``), in order. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create_library_index", _create_library_index),
     Migration(2, "add_track_browse", _add_track_browse),
+    Migration(3, "add_match_memory", _add_match_memory),
+    Migration(4, "add_sync_journal", _add_sync_journal),
 )
 
 #: Every migration of the job database (``jobs.sqlite``), in order. Append only. Jobs live in their own file

@@ -1,0 +1,32 @@
+"""Match a rating source against an account's index: the one call a rating sync makes before planning."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from plexm8.core.matcher import MatchCatalogStore, match_tracks
+from plexm8.core.matching import MatchOutcome, PathMapping
+from plexm8.core.ports import RatingSource
+
+__all__ = ["match_source"]
+
+
+def match_source(
+    catalog_store: MatchCatalogStore,
+    account: str,
+    source: RatingSource,
+    source_kind: str,
+    *,
+    path_mappings: Sequence[PathMapping] | None,
+) -> MatchOutcome:
+    """Read ``source`` to its end, then match its tracks to the account's indexed Plex tracks.
+
+    The whole source is read before anything else happens, so a source that fails part-way (a truncated file)
+    raises before any result exists. Matches remembered for ``source_kind`` are tried first;
+    ``path_mappings`` ``None`` lets the matcher suggest mappings from the data. Raises
+    :class:`~plexm8.errors.NotFound` when the account has no index yet.
+    """
+    tracks = list(source.tracks())
+    catalog = catalog_store.load(account)
+    remembered = catalog_store.remembered(account, source_kind)
+    return match_tracks(tracks, catalog, path_mappings=path_mappings, remembered=remembered)
