@@ -21,6 +21,8 @@ Variables (empty values count as unset):
 ``PLEX_CHECK_INTERVAL`` seconds between background checks of the Plex connection (default 60)
 ``INDEX_REFRESH_INTERVAL`` seconds between automatic refreshes of the local index (default 900; 0 = only on demand)
 ``SERVER_THREADS``     worker threads answering HTTP requests, 1-256 (default :data:`DEFAULT_SERVER_THREADS`)
+``SYNC_IMPORT_DIR``    folder whose player exports ``POST /api/ratings/sync`` may name (unset = uploads only)
+``SYNC_UPLOAD_MAX_MB`` largest export upload accepted by ``POST /api/ratings/sync``, 1-4096 MB (default 256)
 =====================  =====================================================================================
 """
 
@@ -54,6 +56,8 @@ DEFAULT_INDEX_REFRESH_INTERVAL = 900.0
 #: request that waits on Plex (a first index build, a rating write) hold up the quick ones (bench/bench_api.py).
 DEFAULT_SERVER_THREADS = 8
 MAX_SERVER_THREADS = 256
+#: Rating-sync uploads up to this many MB: the biggest iTunes libraries' Library.xml run to about 150 MB.
+DEFAULT_SYNC_UPLOAD_MAX_MB = 256
 
 #: The hosted web app, the built-in UI on the default port, and the dev-server ports of a React app
 #: (Create React App 3000, Vite 5173, Netlify dev 8888), each under both loopback spellings browsers use.
@@ -79,6 +83,8 @@ SETTING_NAMES = (
     "PLEX_CHECK_INTERVAL",
     "INDEX_REFRESH_INTERVAL",
     "SERVER_THREADS",
+    "SYNC_IMPORT_DIR",
+    "SYNC_UPLOAD_MAX_MB",
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -105,6 +111,10 @@ class Settings:
     index_refresh_interval: float = DEFAULT_INDEX_REFRESH_INTERVAL
     #: Worker threads of the HTTP server (waitress) that run requests.
     server_threads: int = DEFAULT_SERVER_THREADS
+    #: The folder rating-sync requests may name an export file in (never a path outside it); None = uploads only.
+    sync_import_dir: Path | None = None
+    #: The largest export file a rating-sync upload may be, in bytes.
+    sync_upload_max_bytes: int = DEFAULT_SYNC_UPLOAD_MAX_MB << 20
 
 
 def load_settings(environ: Mapping[str, str], *, default_data_dir: Path) -> Settings:
@@ -134,7 +144,17 @@ def load_settings(environ: Mapping[str, str], *, default_data_dir: Path) -> Sett
             "INDEX_REFRESH_INTERVAL", get("INDEX_REFRESH_INTERVAL"), default=DEFAULT_INDEX_REFRESH_INTERVAL
         ),
         server_threads=_parse_threads(get("SERVER_THREADS")),
+        sync_import_dir=Path(text).expanduser() if (text := get("SYNC_IMPORT_DIR")) else None,
+        sync_upload_max_bytes=_parse_upload_mb(get("SYNC_UPLOAD_MAX_MB")) << 20,
     )
+
+
+def _parse_upload_mb(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_SYNC_UPLOAD_MAX_MB
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 4096:
+        raise SettingsError("SYNC_UPLOAD_MAX_MB", f"{value!r} is not a whole number of megabytes (1-4096)")
+    return int(value)
 
 
 def _parse_bool(name: str, value: str | None, *, default: bool) -> bool:
