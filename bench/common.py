@@ -56,25 +56,40 @@ def wait_until_up(url: str, timeout: float = 120.0) -> None:
 
 
 @contextmanager
-def plexsim_process(library: Path, *, latency_ms: float = 0.0, token: str = "bench-token") -> Iterator[str]:
-    """Run ``plexsim serve`` in a child process (so client and server do not share a GIL); yields its URL."""
+def plexsim_child(
+    library: Path, *, latency_ms: float = 0.0, token: str = "bench-token", start_timeout: float = 120.0
+) -> Iterator[tuple[str, int]]:
+    """Run ``plexsim serve`` in a child process (so client and server do not share a GIL); yields its URL and pid.
+
+    The pid lets a benchmark read the simulator's CPU time; ``start_timeout`` covers loading a big library.
+    """
     port = free_port()
     cmd = [
         sys.executable, "-m", "plexsim", "serve",
         "--library", str(library), "--port", str(port),
         "--latency-ms", str(latency_ms), "--token", token,
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
+    # Nobody reads the child's output: a pipe would fill up and stall it.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url)
-        yield url
+        wait_until_up(url, timeout=start_timeout)
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def plexsim_process(
+    library: Path, *, latency_ms: float = 0.0, token: str = "bench-token", start_timeout: float = 120.0
+) -> Iterator[str]:
+    """:func:`plexsim_child` when only the URL is needed."""
+    with plexsim_child(library, latency_ms=latency_ms, token=token, start_timeout=start_timeout) as (url, _pid):
+        yield url
 
 
 def write_results(name: str, results: dict[str, Any]) -> Path:

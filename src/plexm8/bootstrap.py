@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -20,19 +20,31 @@ from plexm8.config import Settings, load_settings
 from plexm8.core.accounts import PlexAccount, account_key
 from plexm8.core.catalog import SectionReader
 from plexm8.core.jobs import JobStore
+from plexm8.core.matching import MatchOutcome, PathMapping
 from plexm8.core.models import PlexMode
 from plexm8.core.ports import PlaylistGateway, PlexServerProbe
+from plexm8.core.sources import SourceReport
 from plexm8.errors import PlexAuthError, PlexM8Error, PlexUnavailable, SettingsError
+from plexm8.importers import open_source
 from plexm8.plex import PlexApiConnection, plexapi_version
 from plexm8.plex.library import PlexApiLibrary, PlexApiLibraryPool
 from plexm8.plex.playlists import PlexApiPlaylists
+from plexm8.plex.rating_writer import PlexRatingWriterPool
 from plexm8.plex.section_reader import PlexSectionReader
+from plexm8.plex.sonic import PlexSonicNeighbours
 from plexm8.services.health import ConnectionMonitor
 from plexm8.services.jobs import JobRunner, PeriodicTask
 from plexm8.services.library import LibraryIndex, ReaderFactory
+from plexm8.services.matching import match_source
+from plexm8.services.recommendations import RecommendationService
+from plexm8.services.sync import SyncService
 from plexm8.store import SqliteLibraryStore
 from plexm8.store.jobs import SqliteJobStore
+from plexm8.store.match_catalog import SqliteMatchCatalog
 from plexm8.store.queries import SqliteLibraryQueries
+from plexm8.store.recommend_inputs import SqliteRecommendationInputs
+from plexm8.store.sync_store import SqliteSyncStore
+from plexm8.store.tag_cache import TAG_CACHE_FILE, TagCache
 
 __all__ = [
     "DATABASE_NAME",
@@ -95,6 +107,64 @@ class Services:
         self.queries = queries
         #: Long work (index refreshes) as recorded jobs: ``jobs.get(id)``, ``jobs.list()``, ``jobs.cancel(id)``.
         self.jobs = jobs
+        recommend_inputs = SqliteRecommendationInputs(settings.data_dir / DATABASE_NAME)
+        closers.append(recommend_inputs.close)
+        #: Every account's recommendation model: built as jobs, kept in ``<data dir>/recommend``, read at queries.
+        self.recommendations = RecommendationService(
+            recommend_inputs,
+            index,
+            jobs,
+            model_dir=settings.data_dir / "recommend",
+            generation=queries.generation,
+            sonic_for=lambda token: PlexSonicNeighbours(self.plex_for(token)),
+        )
+        # Rating sync: refreshes inline (a sync job holds a job worker while it refreshes, so it must not queue a
+        # refresh job behind itself); matches through the importers and the match catalog of the index database.
+        sync_catalog = SqliteMatchCatalog(settings.data_dir / DATABASE_NAME)
+        closers.append(sync_catalog.close)
+        sync_runs = SqliteSyncStore(settings.data_dir / DATABASE_NAME)
+        closers.append(sync_runs.close)
+        rating_writers = PlexRatingWriterPool(settings.plex_server_url or "", timeout=settings.plex_timeout)
+        closers.append(rating_writers.close)
+        sync_index = LibraryIndex(store, _reader_factory(settings.plex_server_url or "", timeout=settings.plex_timeout))
+
+        tag_caches: list[TagCache] = []
+        tag_cache_lock = threading.Lock()
+
+        def tag_cache() -> TagCache:
+            # Opened on the first tags sync only: most runs of PlexM8 never scan a folder.
+            with tag_cache_lock:
+                if not tag_caches:
+                    tag_caches.append(TagCache(settings.data_dir / TAG_CACHE_FILE))
+                    closers.append(tag_caches[0].close)
+                return tag_caches[0]
+
+        def match_export(
+            account: str, kind: str, path: Path, path_mappings: Sequence[PathMapping] | None
+        ) -> tuple[MatchOutcome, SourceReport]:
+            source = open_source(kind, path, tag_cache=tag_cache() if kind == "tags" else None)
+            return match_source(sync_catalog, account, source, kind, path_mappings=path_mappings), source.report
+
+        def probe_export(kind: str, path: Path) -> None:
+            tracks = open_source(kind, path).tracks()
+            try:
+                next(tracks, None)
+            finally:
+                close = getattr(tracks, "close", None)  # a generator: release its file now
+                if close is not None:
+                    close()
+
+        #: Rating syncs from player exports: plan, apply and undo as jobs (``plexm8 sync``, ``/api/ratings/sync``).
+        self.sync = SyncService(
+            store=sync_runs,
+            index=store,
+            refresh=sync_index.refresh,
+            writers=rating_writers.get,
+            runner=jobs,
+            match=match_export,
+            probe=probe_export,
+            remember=sync_catalog.remember,
+        )
         self._auto_refresh: PeriodicTask | None = None
         if settings.index_refresh_interval > 0:
             self._auto_refresh = PeriodicTask(
@@ -153,7 +223,8 @@ class Services:
         except PlexM8Error as exc:
             log.warning("automatic index refresh postponed: %s", exc.message)
             return False
-        self.index.start_refresh(account)
+        # The model follows the index: a build queued behind the refresh ends at once when nothing changed.
+        self.recommendations.after_refresh(account, self.index.start_refresh(account))
         return True
 
     def close(self) -> None:

@@ -38,7 +38,7 @@ def test_health_shape_follows_the_web_app_contract(client: FlaskClient) -> None:
     assert body["version"] == plexm8.__version__
     assert body["plex_api_version"] == version("plexapi")
     # features lists exactly the resources this build serves, in the web app's vocabulary.
-    assert body["features"] == ["jobs", "library", "playlists", "ratings", "tracks"]
+    assert body["features"] == ["jobs", "library", "playlists", "ratings", "recommendations", "tracks"]
     assert set(body["plex"]) == PLEX_KEYS
 
 

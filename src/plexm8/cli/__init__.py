@@ -8,10 +8,14 @@ import click
 
 from plexm8 import __version__
 from plexm8.cli.context import CliState
+from plexm8.cli.eval import eval_group
 from plexm8.cli.health import health
 from plexm8.cli.index import index
 from plexm8.cli.jobs import jobs
+from plexm8.cli.recommend import recommend
 from plexm8.cli.serve import serve
+from plexm8.cli.sync import sync
+from plexm8.cli.undo import undo
 
 __all__ = ["main"]
 
@@ -36,3 +40,7 @@ main.add_command(serve)
 main.add_command(health)
 main.add_command(index)
 main.add_command(jobs)
+main.add_command(recommend)
+main.add_command(sync)
+main.add_command(undo)
+main.add_command(eval_group)

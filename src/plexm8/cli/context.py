@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -10,11 +12,21 @@ from typing import NoReturn
 import click
 from dotenv import dotenv_values
 
-from plexm8.bootstrap import load_environment_settings
+from plexm8.bootstrap import Services, build_services, load_environment_settings
+from plexm8.cli.logs import RedactingFilter, configure_logging
 from plexm8.config import Settings
+from plexm8.core.accounts import PlexAccount
 from plexm8.errors import PlexM8Error, SettingsError
 
-__all__ = ["DEFAULT_ENV_FILE", "CliState", "fail", "fail_on_error", "load_cli_settings"]
+__all__ = [
+    "DEFAULT_ENV_FILE",
+    "CliState",
+    "account_services",
+    "fail",
+    "fail_on_error",
+    "load_cli_settings",
+    "open_services",
+]
 
 DEFAULT_ENV_FILE = Path(".env.local")
 
@@ -56,3 +68,27 @@ def load_cli_settings(ctx: click.Context) -> Settings:
         return load_environment_settings(environ)
     except SettingsError as exc:
         fail_on_error(exc)
+
+
+def open_services(ctx: click.Context) -> Services:
+    """The wired services for a command: settings loaded, logging quiet (warnings and worse, token redacted).
+
+    The printed output of a command says what INFO lines would; a PlexM8 error while wiring ends the command.
+    """
+    settings = load_cli_settings(ctx)
+    level = settings.log_level if settings.log_level in ("ERROR", "CRITICAL") else "WARNING"
+    configure_logging(level, RedactingFilter([settings.plex_token]))
+    try:
+        return build_services(settings)
+    except PlexM8Error as exc:
+        fail_on_error(exc)
+
+
+@contextmanager
+def account_services(ctx: click.Context) -> Iterator[tuple[Services, PlexAccount]]:
+    """:func:`open_services` and the configured account, closed after; PlexM8 errors inside end the command."""
+    with open_services(ctx) as services:
+        try:
+            yield services, services.account_for(None)
+        except PlexM8Error as exc:
+            fail_on_error(exc)

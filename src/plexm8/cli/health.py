@@ -6,11 +6,8 @@ import json
 
 import click
 
-from plexm8.bootstrap import build_services
-from plexm8.cli.context import EXIT_FAILURE, fail_on_error, load_cli_settings
-from plexm8.cli.logs import RedactingFilter, configure_logging
+from plexm8.cli.context import EXIT_FAILURE, open_services
 from plexm8.core.models import ConnectionStatus
-from plexm8.errors import PlexM8Error
 from plexm8.web.api.health import plex_state_json
 
 __all__ = ["health"]
@@ -25,15 +22,7 @@ def health(ctx: click.Context, as_json: bool) -> None:
     Exits with 0 when Plex is reachable and 1 when not. In demo mode the check runs against the built-in demo
     server, started for the occasion.
     """
-    settings = load_cli_settings(ctx)
-    # The printed report says what INFO lines would; keep warnings (demo mode, failures) and worse.
-    level = settings.log_level if settings.log_level in ("ERROR", "CRITICAL") else "WARNING"
-    configure_logging(level, RedactingFilter([settings.plex_token]))
-    try:
-        services = build_services(settings)
-    except PlexM8Error as exc:
-        fail_on_error(exc)
-    with services:
+    with open_services(ctx) as services:
         status = services.monitor.check_now()
     click.echo(json.dumps(plex_state_json(status), indent=2) if as_json else _describe(status))
     if not status.reachable:

@@ -10,9 +10,7 @@ from typing import TextIO
 
 import click
 
-from plexm8.bootstrap import build_services
-from plexm8.cli.context import fail, fail_on_error, load_cli_settings
-from plexm8.cli.logs import RedactingFilter, configure_logging
+from plexm8.cli.context import fail, fail_on_error, open_services
 from plexm8.core.catalog import RefreshResult
 from plexm8.core.jobs import JobRecord, JobState
 from plexm8.errors import PlexM8Error
@@ -118,15 +116,8 @@ def index(ctx: click.Context, full: bool) -> None:
     this account, the command follows that refresh instead of starting a second one. Exits with 0 on success and
     1 with a one-line error when Plex cannot be reached or refuses the token; the previous index is then kept.
     """
-    settings = load_cli_settings(ctx)
-    level = settings.log_level if settings.log_level in ("ERROR", "CRITICAL") else "WARNING"
-    configure_logging(level, RedactingFilter([settings.plex_token]))
     printer = ProgressPrinter(sys.stdout, terminal=sys.stdout.isatty())
-    try:
-        services = build_services(settings)
-    except PlexM8Error as exc:
-        fail_on_error(exc)
-    with services:
+    with open_services(ctx) as services:
         try:
             account = services.account_for(None)
             running = services.index.running_elsewhere(account)

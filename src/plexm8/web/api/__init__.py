@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from plexm8.web.api import docs, health, jobs, library, playlists, ratings, tracks
+from plexm8.web.api import docs, health, jobs, library, playlists, ratings, recommendations, sync, tracks
 
 __all__ = ["API_BLUEPRINTS", "features"]
 
@@ -19,6 +19,8 @@ API_BLUEPRINTS: tuple[tuple[Blueprint, str | None], ...] = (
     (jobs.bp, "jobs"),
     (library.bp, "library"),
     (ratings.bp, "ratings"),
+    (sync.bp, "ratings"),
+    (recommendations.bp, "recommendations"),
     (tracks.bp, "tracks"),
 )
 
