@@ -182,6 +182,12 @@ def test_bad_model_files_raise_value_error(model: RecommendationModel, tmp_path:
     np.savez(damaged, **arrays)
     with pytest.raises(ValueError, match="damaged"):
         RecommendationModel.load(damaged)
+    with np.load(good) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["embedding"] = arrays["embedding"][:-1]
+    np.savez(damaged, **arrays)
+    with pytest.raises(ValueError, match="track vectors"):
+        RecommendationModel.load(damaged)
     assert zipfile.is_zipfile(good)
 
 
@@ -212,8 +218,11 @@ def test_empty_library_builds_and_answers_nothing() -> None:
 
 
 def test_item_knn_weighs_separately_in_similar_and_for_user(signals: LibrarySignals, world: World) -> None:
-    # Co-occurrence through the item-kNN neighbours only: no session-kNN, metadata, sonic data or expansion.
-    only_neighbours = ModelParams(w_sessions=0.0, w_artist=0.0, w_album=0.0, w_tags=0.0, w_sonic=0.0, expansion=0)
+    # Co-occurrence through the item-kNN neighbours only: no session-kNN, track vectors, metadata, sonic data or
+    # expansion.
+    only_neighbours = ModelParams(
+        w_sessions=0.0, w_embedding=0.0, w_artist=0.0, w_album=0.0, w_tags=0.0, w_sonic=0.0, expansion=0
+    )
     assert only_neighbours.w_neighbours_similar == 0.0 < only_neighbours.w_neighbours
     without = build_model(signals, params=only_neighbours)
     with_knn = build_model(signals, params=replace(only_neighbours, w_neighbours_similar=1.0))
@@ -225,3 +234,33 @@ def test_item_knn_weighs_separately_in_similar_and_for_user(signals: LibrarySign
     # for_user has no session-kNN: it keeps the neighbours at ``w_neighbours`` whatever ``similar`` uses.
     mine = without.for_user(limit=10)
     assert sum(world.station_of[r.key] == 0 for r in mine) >= 8
+
+
+#: Only the track vectors rank: session-kNN still chooses the candidates, but with weight 0.
+ONLY_VECTORS = ModelParams(
+    w_sessions=0.0, w_neighbours_similar=0.0, w_artist=0.0, w_album=0.0, w_tags=0.0, w_sonic=0.0, expansion=0
+)
+
+
+def test_track_vectors_carry_the_stations(signals: LibrarySignals, world: World) -> None:
+    seeds = station_songs(world, 6)[:4]
+    found = build_model(signals, params=ONLY_VECTORS).similar(seeds, limit=10)
+    assert sum(world.station_of[r.key] == 6 for r in found) >= 8
+    assert all(r.reason.startswith("often ") for r in found)
+    off = build_model(signals, params=replace(ONLY_VECTORS, w_embedding=0.0)).similar(seeds, limit=10)
+    assert all(r.reason == "popular in your library" for r in off)
+
+
+def test_track_vectors_of_a_larger_library_use_the_sparse_svd() -> None:
+    # 2,000 tracks: above the dense-SVD limit, so the vectors come from ARPACK, as at 100,000 tracks.
+    rng = np.random.default_rng(3)
+    stations, per_station = 20, 100
+    tracks = [TrackInfo(key=k, title=f"Song {k}", artist=f"Artist {k}") for k in range(stations * per_station)]
+    playlists = [
+        [int(k) for k in rng.choice(per_station, size=10, replace=False) + per_station * int(rng.integers(stations))]
+        for _ in range(1500)
+    ]
+    model = build_model(LibrarySignals(tracks=tracks, playlists=playlists), params=ONLY_VECTORS)
+    found = model.similar([3 * per_station + k for k in range(5)], limit=10)
+    assert len(found) == 10
+    assert all(3 * per_station <= r.key < 4 * per_station for r in found)

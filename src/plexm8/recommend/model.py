@@ -1,10 +1,12 @@
 """The recommendation model: built once from :class:`LibrarySignals`, then answers from precomputed arrays only.
 
-A model blends six evidence sources into one score per track:
+A model blends eight evidence sources into one score per track:
 
 - ``sessions`` — session-kNN: the playlists and listening sessions most like the seeds vote for their tracks;
 - ``neighbours`` — item-kNN: each seed's precomputed top-K neighbours (co-occurrence cosine plus directed
-  transitions: what tends to come next);
+  transitions: what tends to come next); ``for_user`` relies on it, ``similar`` leaves it to session-kNN by default;
+- ``embedding`` — in ``similar``, session-kNN's candidates re-scored by the cosine of track vectors learnt from
+  what is played close together (a truncated SVD of positive PMI: item2vec's closed form);
 - ``artist`` / ``album`` — tracks sharing the seeds' artist or album;
 - ``tags`` — TF-IDF cosine over genres, styles, moods and decade (what cold-start tracks live on);
 - ``sonic`` — Plex's sonic neighbours, when the server analysed the audio;
@@ -28,6 +30,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from scipy.sparse.linalg import svds
 
 from plexm8.errors import JobCancelled
 from plexm8.recommend.data import LibrarySignals, Recommendation, TrackInfo
@@ -37,14 +40,15 @@ __all__ = ["MODEL_FORMAT", "MODEL_VERSION", "ModelParams", "RecommendationModel"
 
 MODEL_FORMAT: Final = "plexm8-recommend"
 #: Bumped whenever the saved arrays change meaning; older files are refused by :meth:`RecommendationModel.load`.
-MODEL_VERSION: Final = 1
+MODEL_VERSION: Final = 2
 
 Progress = Callable[[str, int, "int | None"], None]
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int32]
 Vector = npt.NDArray[np.float64]
 
-_COMPONENTS: Final = ("sessions", "neighbours", "sonic", "album", "artist", "tags", "popularity")
+_COMPONENTS: Final = ("sessions", "embedding", "neighbours", "sonic", "album", "artist", "tags", "popularity")
+_CO_OCCURRENCE: Final = ("sessions", "embedding", "neighbours")
 _KIND_PLAYLIST: Final = 0
 _KIND_SESSION: Final = 1
 #: Plex ratings are 0-10 (half stars); at or below this a rating counts against a track, at or above LIKED for it.
@@ -55,6 +59,8 @@ _LONG_UNPLAYED_S: Final = 180 * 86400
 #: How many of the strongest seeds reasons and the for-user profile look at.
 _REASON_SEEDS: Final = 256
 _ROW_CHUNK: Final = 4096
+#: Up to this many tracks the track-vector SVD is computed densely (ARPACK needs dim < n and is slower there).
+_DENSE_SVD_MAX: Final = 1500
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,11 @@ class ModelParams:
     #: ``w_neighbours`` in :meth:`RecommendationModel.similar`, where session-kNN already carries the co-occurrence
     #: evidence: over six validation splits of yes_big the item-kNN term there cost 0.007 HR@10, so it is off.
     w_neighbours_similar: float = 0.0
+    #: Weight of the track-vector cosine in ``similar`` (session-kNN's candidates only): +0.016 HR@10 on validation.
+    w_embedding: float = 0.3
+    #: Track vectors: this many dimensions, from co-occurrence within this many positions of a playlist or session.
+    embedding_dim: int = 64
+    embedding_window: int = 5
     w_artist: float = 0.05
     w_album: float = 0.05
     w_tags: float = 0.05
@@ -207,6 +218,8 @@ def build_model(
     ctx = _ContextIndex.build(contexts, kinds, n).with_weights(p.session_weight)
     step("neighbours", 0, None)
     neighbours = _neighbour_lists(ctx, n, p, step)
+    step("embedding", 0, None)
+    embedding = _embeddings(ctx, n, p)
     step("metadata", 0, None)
     artist_of, album_of, tag_matrix, tag_names = _metadata(tracks)
     sonic = _sonic_matrix(signals.sonic, index, n)
@@ -236,6 +249,7 @@ def build_model(
         artists=[t.artist for t in tracks],
         ctx=ctx,
         neighbours=neighbours,
+        embedding=embedding,
         artist_of=artist_of,
         album_of=album_of,
         tag_matrix=tag_matrix,
@@ -372,6 +386,57 @@ def _neighbour_lists(ctx: _ContextIndex, n: int, p: ModelParams, step: _Steps) -
     return result
 
 
+def _embeddings(ctx: _ContextIndex, n: int, p: ModelParams) -> FloatArray:
+    """Unit track vectors (n × dim) whose cosine says "played close together", zeros for tracks without context.
+
+    A rank-``embedding_dim`` SVD of the positive pointwise mutual information of tracks within
+    ``embedding_window`` positions of each other (context distribution smoothed by ^0.75): the closed form of
+    item2vec's skip-gram (Levy & Goldberg 2014), without training epochs.
+    """
+    dim = max(min(p.embedding_dim, n - 1), 0)
+    vectors = np.zeros((n, dim), dtype=np.float32)
+    lengths = ctx.lengths
+    if dim == 0 or p.w_embedding <= 0 or not len(ctx.ctx_items):
+        return vectors
+    ctx_of_entry = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    position = np.arange(len(ctx.ctx_items), dtype=np.int64) - ctx.ctx_indptr[ctx_of_entry]
+    end = lengths[ctx_of_entry]
+    kind_weight = np.where(ctx.kinds == _KIND_SESSION, p.session_weight, 1.0).astype(np.float32)
+    rows: list[npt.NDArray[np.int32]] = []
+    cols: list[npt.NDArray[np.int32]] = []
+    values: list[FloatArray] = []
+    for distance in range(1, p.embedding_window + 1):
+        at = np.flatnonzero(position + distance < end)
+        a, b = ctx.ctx_items[at], ctx.ctx_items[at + distance]
+        w = kind_weight[ctx_of_entry[at]]
+        rows += [a, b]
+        cols += [b, a]
+        values += [w, w]
+    if not sum(len(r) for r in rows):
+        return vectors
+    counts = csr_from_triplets(np.concatenate(values), np.concatenate(rows), np.concatenate(cols), (n, n)).tocoo()
+    total = float(counts.data.sum())
+    row_sum = np.bincount(counts.row, weights=counts.data, minlength=n)
+    context = row_sum**0.75
+    context *= total / context.sum()
+    pmi = np.log(counts.data * total / (row_sum[counts.row] * context[counts.col]))
+    keep = pmi > 0
+    ppmi = csr_from_triplets(pmi[keep].astype(np.float32), counts.row[keep], counts.col[keep], (n, n))
+    if not ppmi.nnz:
+        return vectors
+    if n <= _DENSE_SVD_MAX:
+        u, sigma, _ = np.linalg.svd(ppmi.toarray().astype(np.float64))
+        u, sigma = u[:, :dim], sigma[:dim]
+    else:
+        # A fixed start vector: the same signals always give the same model.
+        start = np.random.default_rng(0).standard_normal(n)
+        u, sigma, _ = svds(ppmi.astype(np.float64), k=dim, v0=start)
+    raw = u * np.sqrt(np.maximum(sigma, 0.0))[np.newaxis, :]
+    norms = np.linalg.norm(raw, axis=1, keepdims=True)
+    vectors[:] = np.where(norms > 0, raw / np.where(norms > 0, norms, 1.0), 0.0)
+    return vectors
+
+
 def _top_k(
     values: FloatArray, cols: IntArray, rows: npt.NDArray[np.intp], n_rows: int, p: ModelParams
 ) -> tuple[FloatArray, IntArray, npt.NDArray[np.int64]]:
@@ -494,6 +559,7 @@ class RecommendationModel:
         artists: list[str],
         ctx: _ContextIndex,
         neighbours: Csr,
+        embedding: FloatArray,
         artist_of: IntArray,
         album_of: IntArray,
         tag_matrix: Csr,
@@ -512,6 +578,7 @@ class RecommendationModel:
         self._artists = artists
         self._ctx = ctx.with_weights(params.session_weight)
         self._neighbours = neighbours
+        self._embedding = embedding
         self._artist_of = artist_of
         self._album_of = album_of
         self._tag_matrix = tag_matrix
@@ -590,7 +657,7 @@ class RecommendationModel:
         Only tracks the seeds actually co-occur with may join (popularity or tags alone would drift the query),
         ranked by the co-occurrence sources alone.
         """
-        co = {name: parts.sparse[name] for name in ("sessions", "neighbours") if name in parts.sparse}
+        co = {name: parts.sparse[name] for name in _CO_OCCURRENCE if name in parts.sparse}
         ranked = self._rank(_Parts(sparse=co, tags=None), banned, novelty=0.0, breadth=0, similar=True, dense=False)
         keep = ranked.total > 0
         order = np.argsort(-ranked.total[keep], kind="stable")[: self.params.expansion]
@@ -603,6 +670,8 @@ class RecommendationModel:
         )
         sparse = dict(parts.sparse)
         sparse["sessions"] = self._session_knn(grown)
+        if "embedding" in sparse:
+            sparse["embedding"] = self._embedding_part(grown, sparse["sessions"])
         if "neighbours" in sparse:
             sparse["neighbours"] = _sum_rows(self._neighbours, grown)
         return _Parts(sparse=sparse, tags=parts.tags)
@@ -635,6 +704,8 @@ class RecommendationModel:
         sparse: dict[str, _Part] = {}
         if sessions:
             sparse["sessions"] = self._session_knn(s)
+            if self.params.w_embedding > 0:
+                sparse["embedding"] = self._embedding_part(s, sparse["sessions"])
         if self._weights(similar=sessions)["neighbours"] > 0:
             sparse["neighbours"] = _sum_rows(self._neighbours, s)
         if self.params.w_artist > 0:
@@ -690,6 +761,14 @@ class RecommendationModel:
             damped = part.value / np.maximum(ctx.item_weight[part.index], 1.0) ** p.session_damping
             return _Part(part.index, damped.astype(np.float64, copy=False))
         return part
+
+    def _embedding_part(self, s: _Seeds, candidates: _Part) -> _Part:
+        """The candidates' cosine with the seeds' summed track vectors (negative = unrelated = 0)."""
+        if not len(candidates.index) or not self._embedding.shape[1]:
+            return _Part.empty()
+        query = s.weight.astype(np.float64) @ self._embedding[s.index].astype(np.float64)
+        values = self._embedding[candidates.index].astype(np.float64) @ query
+        return _Part(candidates.index, np.maximum(values, 0.0))
 
     def _banned(self, exclude: Collection[int], seeds: IntArray) -> npt.NDArray[np.bool_]:
         # A track rated at or below the dislike threshold is never recommended.
@@ -780,6 +859,7 @@ class RecommendationModel:
         p = self.params
         return {
             "sessions": p.w_sessions,
+            "embedding": p.w_embedding if similar else 0.0,
             "neighbours": p.w_neighbours_similar if similar else p.w_neighbours,
             "artist": p.w_artist,
             "album": p.w_album,
@@ -872,9 +952,9 @@ class RecommendationModel:
     ) -> dict[str, tuple[IntArray, npt.NDArray[np.int8] | None]]:
         """For component ``name``: per chosen track, the seed that best explains it (-1: none) and, for
         co-occurrence, whether playlists or sessions dominate."""
-        if name in ("sessions", "neighbours"):
+        if name in _CO_OCCURRENCE:
             seeds, kinds = self._co_occurring_seeds(cols, s)
-            return {"sessions": (seeds, kinds), "neighbours": (seeds, kinds)}
+            return dict.fromkeys(_CO_OCCURRENCE, (seeds, kinds))
         if name in ("artist", "album"):
             group = self._artist_of if name == "artist" else self._album_of
             same = (group[s.index][:, np.newaxis] == group[cols][np.newaxis, :]) & (group[cols] >= 0)
@@ -893,7 +973,7 @@ class RecommendationModel:
 
     def _reason(self, component: str, i: int, seed: int, kind: int, user: bool) -> str:
         named = f"{self._name(seed)}{self._why_seed(seed, user)}"
-        if component in ("sessions", "neighbours"):
+        if component in _CO_OCCURRENCE:
             return f"often in your playlists with {named}" if kind == _KIND_PLAYLIST else f"often played with {named}"
         if component == "tags":
             return f"same {self._shared_tag(i, seed)} as {named}"
@@ -960,6 +1040,7 @@ class RecommendationModel:
             "plays": self._plays,
             "last_played": self._last_played,
             "dislike": self._dislike,
+            "embedding": self._embedding,
         }
         for name, matrix in (("nb", self._neighbours), ("tag", self._tag_matrix), ("sonic", self._sonic)):
             arrays[f"{name}_indptr"] = matrix.indptr
@@ -1046,6 +1127,9 @@ class RecommendationModel:
         }
         if any(len(v) != n for v in vectors.values()):
             raise ValueError("a per-track array does not match the track keys")
+        embedding = np.asarray(arrays["embedding"], dtype=np.float32)
+        if embedding.ndim != 2 or embedding.shape[0] != n or not np.all(np.isfinite(embedding)):
+            raise ValueError("the track vectors do not match the track keys")
         neighbours, tag_matrix, sonic = matrix("nb"), matrix("tag"), matrix("sonic")
         if neighbours.shape != (n, n) or sonic.shape != (n, n) or tag_matrix.shape[0] != n:
             raise ValueError("a matrix does not match the track keys")
@@ -1056,6 +1140,7 @@ class RecommendationModel:
             artists=[str(a) for a in artists],
             ctx=ctx,
             neighbours=neighbours,
+            embedding=embedding,
             artist_of=vectors["artist_of"].astype(np.int32),
             album_of=vectors["album_of"].astype(np.int32),
             tag_matrix=tag_matrix,
