@@ -219,6 +219,7 @@ def test_every_sync_command_and_option_has_help_text() -> None:
         "history",
         "itunes",
         "musicbee",
+        "resolve",
         "show",
         "tags",
     ]

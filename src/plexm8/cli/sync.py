@@ -86,9 +86,11 @@ def print_summary(run: SyncRun) -> None:
         ("no-ops", n("noops"), "same rating on both sides"),
         ("skipped", n("skipped"), "matched, left as they are"),
         ("conflicts", n("conflicts"), "rated differently on both sides; Plex's kept"),
-        ("review", n("review"), "uncertain matches: never written, see the report"),
+        ("review", n("review"), "uncertain matches: never written; settle with `plexm8 sync resolve`"),
         ("unmatched", n("unmatched"), "no track in Plex"),
     ]
+    if n("dismissed"):
+        rows.append(("dismissed", n("dismissed"), "review items you dismissed: never written"))
     if n("source_changes"):
         rows.append(("source changes", n("source_changes"), "two-way: the export should take Plex's rating"))
     for label, value, note in rows:
@@ -351,3 +353,36 @@ def apply_command(ctx: click.Context, run_id: int, yes: bool) -> None:
             click.echo("Not applied.")
             return
         _print_applied(apply_run(services, account, run_id))
+
+
+@sync.command()
+@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("position", metavar="ITEM", type=click.IntRange(min=0))
+@click.option("--track", "rating_key", type=click.IntRange(min=1), metavar="KEY", help="Choose this Plex track.")
+@click.option("--dismiss", is_flag=True, help="Dismiss the item: it is never written.")
+@click.pass_context
+def resolve(ctx: click.Context, run_id: int, position: int, rating_key: int | None, dismiss: bool) -> None:
+    """Settle review item ITEM of sync run RUN: choose its Plex track (--track KEY) or dismiss it (--dismiss).
+
+    ITEM is the position `plexm8 sync show RUN --status review` lists; KEY is one of the item's candidates (the
+    number in /library/metadata/KEY) or any indexed track. A chosen track is written by the next
+    `plexm8 sync apply RUN` under the run's policy and remembered for the next sync of the same export.
+    """
+    if (rating_key is None) == (not dismiss):
+        fail("give exactly one of --track KEY and --dismiss", exit_code=EXIT_USAGE)
+    with account_services(ctx) as (services, account):
+        resolution = services.sync.resolve(account, run_id, position, rating_key=rating_key, dismiss=dismiss)
+        plan = resolution.item.plan
+        if dismiss:
+            click.echo(f"Dismissed item {position} of sync run {run_id}: it is never written.")
+        else:
+            action = plan.action.value if plan.action is not None else ""
+            change = f", writes {plan.target}" if plan.target is not None else ""
+            remembered = " Remembered for the next sync of this export." if resolution.remembered else ""
+            click.echo(
+                f"Item {position} of sync run {run_id} matched to /library/metadata/{plan.rating_key}: "
+                f"{action}{change} ({plan.reason}).{remembered}"
+            )
+        print_summary(resolution.run)
+        if resolution.run.counts.get("updated"):
+            click.echo(f"Apply the plan with `plexm8 sync apply {run_id}`.")

@@ -15,6 +15,7 @@ writer and the service implement and use the ports at the end.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from plexm8.core.jobs import JsonValue
-from plexm8.core.matching import MatchOutcome
+from plexm8.core.matching import MatchMethod, MatchOutcome
 from plexm8.core.ratings import Rating
 from plexm8.core.sources import SourceTrack
 from plexm8.errors import NotFound, PlexM8Error
@@ -35,6 +36,8 @@ __all__ = [
     "PlanItem",
     "PlexRatingState",
     "RatingWriter",
+    "ReviewItemConflict",
+    "ReviewItemNotFound",
     "RunItem",
     "RunState",
     "SyncPlan",
@@ -48,6 +51,8 @@ __all__ = [
     "WriteOutcome",
     "WriteResult",
     "build_plan",
+    "choose_track",
+    "dismiss_item",
     "plan_counts",
 ]
 
@@ -81,7 +86,7 @@ class ItemKind(StrEnum):
 
 
 class PlanAction(StrEnum):
-    """What the plan does with one matched track."""
+    """What the plan does with one matched track (or, ``dismissed``, with a review item the user dismissed)."""
 
     #: Plex gets the source's rating.
     WRITE = "write"
@@ -95,6 +100,8 @@ class PlanAction(StrEnum):
     NO_RATING = "no-rating"
     #: Several source tracks matched this Plex track with different ratings: nothing is written.
     DUPLICATE = "duplicate"
+    #: A review item the user dismissed (its kind stays ``review``): never written.
+    DISMISSED = "dismissed"
 
 
 class JournalState(StrEnum):
@@ -134,6 +141,19 @@ class SyncRunNotFound(NotFound):
     """No sync run has this id (for this account)."""
 
     code = "sync_run_not_found"
+
+
+class ReviewItemNotFound(NotFound):
+    """The run has no item at this position."""
+
+    code = "sync_item_not_found"
+
+
+class ReviewItemConflict(PlexM8Error):
+    """The item cannot be settled this way: it is not an open review item, or its choice would write a track twice."""
+
+    status = 409
+    code = "sync_item_conflict"
 
 
 class SyncRunBusy(PlexM8Error):
@@ -188,7 +208,8 @@ def plan_counts(items: Sequence[PlanItem]) -> dict[str, JsonValue]:
 
     ``matched``, ``updated`` (to write), ``skipped`` (matched, nothing written: no-ops, kept, source changes,
     unrated in the source, duplicates), ``unmatched``, ``conflicts`` (both sides rated differently and Plex kept,
-    or disagreeing duplicates), plus ``review``, ``noops``, ``source_changes``, ``by_action`` and ``by_method``.
+    or disagreeing duplicates), plus ``review`` (review items still to settle), ``dismissed``, ``noops``,
+    ``source_changes``, ``by_action`` and ``by_method``.
     """
     kinds = Counter(item.kind for item in items)
     actions = Counter(item.action for item in items if item.action is not None)
@@ -210,7 +231,8 @@ def plan_counts(items: Sequence[PlanItem]) -> dict[str, JsonValue]:
         "skipped": matched - actions[PlanAction.WRITE],
         "unmatched": kinds[ItemKind.UNMATCHED],
         "conflicts": conflicts,
-        "review": kinds[ItemKind.REVIEW],
+        "review": kinds[ItemKind.REVIEW] - actions[PlanAction.DISMISSED],
+        "dismissed": actions[PlanAction.DISMISSED],
         "noops": actions[PlanAction.NOOP],
         "source_changes": actions[PlanAction.SOURCE_CHANGE],
         "by_action": {action.value: actions[action] for action in PlanAction},
@@ -327,6 +349,62 @@ def build_plan(
             )
         )
     return SyncPlan(policy=policy, winner=winner, items=tuple(items))
+
+
+def choose_track(
+    item: PlanItem,
+    rating_key: int,
+    plex_rating: int | None,
+    *,
+    policy: SyncPolicy,
+    winner: Winner | None,
+) -> PlanItem:
+    """The open review ``item`` settled by the user choosing ``rating_key`` (Plex's rating of it: ``plex_rating``).
+
+    It becomes a matched item, remembered-strength (confidence 1.0), whose action the run's policy decides exactly
+    like any other matched item's. Raises :class:`ReviewItemConflict` unless ``item`` is an open review item.
+    """
+    _require_open(item)
+    count = len(item.candidates)
+    noun = "candidate" if count == 1 else "candidates"
+    if rating_key in item.candidates:
+        how = f"chosen by you from {count} {noun}"
+    else:
+        how = f"named by you (not one of the {count} {noun})"
+    plex = _rated(plex_rating)
+    action, target, reason = _decide(policy, winner, plex, item.source_rating)
+    return PlanItem(
+        position=item.position,
+        kind=ItemKind.MATCHED,
+        source=item.source,
+        action=action,
+        rating_key=rating_key,
+        method=MatchMethod.REMEMBERED.value,
+        confidence=1.0,
+        reason=f"{how}; {reason}",
+        source_rating=item.source_rating,
+        plex_rating=plex,
+        target=target,
+        candidates=item.candidates,
+    )
+
+
+def dismiss_item(item: PlanItem) -> PlanItem:
+    """The open review ``item`` dismissed by the user: kept for the report, never written.
+
+    Raises :class:`ReviewItemConflict` unless ``item`` is an open review item.
+    """
+    _require_open(item)
+    return dataclasses.replace(item, action=PlanAction.DISMISSED, reason=f"dismissed by you; {item.reason}")
+
+
+def _require_open(item: PlanItem) -> None:
+    if item.kind is not ItemKind.REVIEW:
+        raise ReviewItemConflict(
+            f"item {item.position} is not a review item (it is {item.kind.value}): nothing to settle"
+        )
+    if item.action is not None:
+        raise ReviewItemConflict(f"review item {item.position} was already {item.action.value}")
 
 
 # --- runs and their journal ------------------------------------------------------------------------------------
@@ -467,6 +545,22 @@ class SyncRunStore(Protocol):
         self, run_id: int, state: RunState, *, job_id: int | None = None, at: float | None = None
     ) -> None:
         """Move the run to ``state`` (recording ``at`` as applied/undone time for those states)."""
+        ...
+
+    def item(self, run_id: int, position: int) -> RunItem | None:
+        """The run's item at ``position``, or ``None``."""
+        ...
+
+    def is_track(self, rating_key: int) -> bool:
+        """Whether the index has a track with this rating key."""
+        ...
+
+    def settle(self, run_id: int, item: PlanItem) -> None:
+        """Replace an open review item by ``item`` (chosen or dismissed) and update the run's counts; one commit.
+
+        Raises :class:`ReviewItemConflict` when the stored item is no longer an open review item, the run is no
+        longer planned or applying, or ``item`` matches a track another matched item of the run already has.
+        """
         ...
 
     def journal(self, run_id: int, state: JournalState) -> list[JournalEntry]:

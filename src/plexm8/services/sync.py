@@ -32,6 +32,7 @@ from typing import Protocol
 from plexm8.core.accounts import PlexAccount
 from plexm8.core.catalog import LibraryStore
 from plexm8.core.jobs import JobControl, JobOutcome, JobRecord, JsonValue
+from plexm8.core.matcher import memory_key
 from plexm8.core.matching import Match, MatchMethod, MatchOutcome, PathMapping
 from plexm8.core.ratings import Rating
 from plexm8.core.sources import SourceReport
@@ -41,6 +42,7 @@ from plexm8.core.sync_plan import (
     JournalState,
     PlexRatingState,
     RatingWriter,
+    ReviewItemNotFound,
     RunItem,
     RunState,
     SyncPolicy,
@@ -51,8 +53,10 @@ from plexm8.core.sync_plan import (
     Winner,
     WriteOutcome,
     build_plan,
+    choose_track,
+    dismiss_item,
 )
-from plexm8.errors import JobNotFound, PlexAuthError, PlexUnavailable
+from plexm8.errors import JobNotFound, PlexAuthError, PlexUnavailable, TrackNotFound
 from plexm8.services.jobs import JobRunner, owner_is_live
 
 __all__ = [
@@ -61,6 +65,7 @@ __all__ = [
     "SYNC_UNDO_JOB",
     "MatchRecorder",
     "Progress",
+    "Resolution",
     "SourceMatcher",
     "SyncRequest",
     "SyncService",
@@ -108,6 +113,15 @@ class SyncRequest:
     temporary: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """A settled review item, its run afterwards, and whether the choice was remembered for the next sync."""
+
+    run: SyncRun
+    item: RunItem
+    remembered: bool
+
+
 def _no_progress(stage: str, done: int, total: int | None) -> None:
     """Ignore progress."""
 
@@ -138,6 +152,7 @@ def run_summary(run: SyncRun) -> dict[str, JsonValue]:
         "unmatched": counts.get("unmatched", 0),
         "conflicts": counts.get("conflicts", 0),
         "review": counts.get("review", 0),
+        "dismissed": counts.get("dismissed", 0),
         "to_write": counts.get("updated", 0),
         "noops": counts.get("noops", 0),
         "by_method": counts.get("by_method", {}),
@@ -295,6 +310,53 @@ class SyncService:
         report("planning", len(outcome.matched), len(outcome.matched))
         log.info("sync run %d planned: %s", run.id, run.counts)
         return run
+
+    # --- settling review items ------------------------------------------------------------------------------------
+
+    def resolve(
+        self, account: PlexAccount, run_id: int, position: int, *, rating_key: int | None = None, dismiss: bool = False
+    ) -> Resolution:
+        """Settle the open review item at ``position`` by choosing the track ``rating_key`` or dismissing it.
+
+        A chosen track turns the item into a matched one whose action the run's policy decides from the track's
+        rating in the index (the next apply writes it through the journal, stale-checked like every write) and
+        is remembered for the next sync of the same source. A dismissed item is never written. Exactly one of
+        ``rating_key`` and ``dismiss`` is given (:class:`ValueError` otherwise). Raises
+        :class:`SyncRunNotFound` / :class:`ReviewItemNotFound` / :class:`TrackNotFound` (no such run of the
+        account, item, or indexed track), :class:`SyncRunBusy` for a run applied, undone or being applied, and
+        :class:`ReviewItemConflict` for an item that is not an open review item or a track the run matched already.
+        """
+        if (rating_key is None) == (not dismiss):
+            raise ValueError("settle a review item either by choosing a track or by dismissing it")
+        run = self.run(account.key, run_id)
+        if run.state is not RunState.PLANNED and run.state is not RunState.APPLYING:
+            raise SyncRunBusy(
+                f"sync run {run_id} is {run.state.value}: its review items can no longer change; plan a new sync"
+            )
+        self._check_not_busy(run, None)
+        stored = self._store.item(run_id, position)
+        if stored is None:
+            raise ReviewItemNotFound(f"sync run {run_id} has no item {position}")
+        if rating_key is None:
+            settled = dismiss_item(stored.plan)
+        else:
+            if not self._store.is_track(rating_key):
+                raise TrackNotFound(
+                    f"no indexed track has rating key {rating_key}; refresh the index if it was added to Plex since"
+                )
+            state = self._index.states(account.key, [rating_key]).get(rating_key)
+            plex = _rated(Rating.from_plex(state.user_rating if state is not None else None))
+            settled = choose_track(stored.plan, rating_key, plex, policy=run.policy, winner=run.winner)
+        self._store.settle(run_id, settled)
+        remembered = False
+        if rating_key is not None and self._remember is not None and memory_key(settled.source) is not None:
+            match = Match(settled.source, rating_key, MatchMethod.REMEMBERED, 1.0, settled.reason)
+            self._remember(account.key, run.source_kind, [match])
+            remembered = True
+        item = self._store.item(run_id, position)
+        assert item is not None
+        log.info("sync run %d: review item %d settled (%s)", run_id, position, settled.reason)
+        return Resolution(run=self.run(account.key, run_id), item=item, remembered=remembered)
 
     # --- applying ----------------------------------------------------------------------------------------------
 

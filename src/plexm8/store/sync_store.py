@@ -26,6 +26,7 @@ from plexm8.core.sync_plan import (
     PlanAction,
     PlanItem,
     PlexRatingState,
+    ReviewItemConflict,
     RunItem,
     RunState,
     SyncPlan,
@@ -33,6 +34,7 @@ from plexm8.core.sync_plan import (
     SyncRun,
     UndoState,
     Winner,
+    plan_counts,
 )
 from plexm8.store.database import ThreadConnections
 
@@ -319,6 +321,70 @@ class SqliteSyncStore:
             [*args, -1 if limit is None else limit, offset],
         ).fetchall()
         return int(total), [_run_item(row) for row in page]
+
+    def item(self, run_id: int, position: int) -> RunItem | None:
+        """The run's item at ``position``, or ``None``."""
+        row = (
+            self._connections.get()
+            .execute(
+                f"SELECT {_ITEM_COLUMNS} FROM sync_items WHERE run_id = ? AND position = ?",  # noqa: S608
+                (run_id, position),
+            )
+            .fetchone()
+        )
+        return None if row is None else _run_item(row)
+
+    def is_track(self, rating_key: int) -> bool:
+        """Whether the index has a track with this rating key."""
+        row = self._connections.get().execute("SELECT 1 FROM tracks WHERE rating_key = ?", (rating_key,)).fetchone()
+        return row is not None
+
+    def settle(self, run_id: int, item: PlanItem) -> None:
+        """Replace an open review item by ``item`` (chosen or dismissed) and update the run's counts; one commit.
+
+        Every condition is checked again inside the write transaction, so two settlements of one run (or a
+        settlement racing an apply that finished) cannot both pass: the loser gets :class:`ReviewItemConflict`.
+        """
+        with self._transaction() as conn:
+            state = conn.execute("SELECT state FROM sync_runs WHERE id = ?", (run_id,)).fetchone()
+            if state is None or state[0] not in (RunState.PLANNED.value, RunState.APPLYING.value):
+                raise ReviewItemConflict(f"sync run {run_id} is no longer planned: its review items are final")
+            row = conn.execute(
+                "SELECT kind, action FROM sync_items WHERE run_id = ? AND position = ?", (run_id, item.position)
+            ).fetchone()
+            if row is None or row[0] != ItemKind.REVIEW.value or row[1] is not None:
+                raise ReviewItemConflict(f"item {item.position} of sync run {run_id} is not an open review item")
+            if item.kind is ItemKind.MATCHED:
+                taken = conn.execute(
+                    "SELECT position FROM sync_items WHERE run_id = ? AND kind = 'matched' AND rating_key = ?"
+                    " ORDER BY position LIMIT 1",
+                    (run_id, item.rating_key),
+                ).fetchone()
+                if taken is not None:
+                    raise ReviewItemConflict(
+                        f"track {item.rating_key} is already matched by item {taken[0]} of this run: choosing it "
+                        "again would rate one Plex track from two source tracks; choose another track or dismiss"
+                    )
+            conn.execute(
+                "UPDATE sync_items SET kind = ?, action = ?, rating_key = ?, method = ?, confidence = ?, reason = ?,"
+                " plex_rating = ?, target = ?, journal_state = ? WHERE run_id = ? AND position = ?",
+                (
+                    item.kind.value,
+                    None if item.action is None else item.action.value,
+                    item.rating_key,
+                    item.method,
+                    item.confidence,
+                    item.reason,
+                    item.plex_rating,
+                    item.target,
+                    JournalState.PLANNED.value if item.action is PlanAction.WRITE else None,
+                    run_id,
+                    item.position,
+                ),
+            )
+            rows = conn.execute(f"SELECT {_ITEM_COLUMNS} FROM sync_items WHERE run_id = ?", (run_id,))  # noqa: S608
+            counts = plan_counts([_run_item(row).plan for row in rows])
+            conn.execute("UPDATE sync_runs SET counts = ? WHERE id = ?", (json.dumps(counts), run_id))
 
     def journal(self, run_id: int, state: JournalState) -> list[JournalEntry]:
         """The run's ``write`` items in ``state``, in position order (without decoding their source records)."""

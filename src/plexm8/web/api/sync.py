@@ -22,7 +22,7 @@ from typing import Literal
 
 from flask import Blueprint, after_this_request, request
 from flask.typing import ResponseReturnValue
-from pydantic import Field, JsonValue, field_validator
+from pydantic import Field, JsonValue, field_validator, model_validator
 from pydantic import ValidationError as ModelValidationError
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.wrappers import Response
@@ -36,7 +36,7 @@ from plexm8.web.api.jobs import Job, job_model, job_url
 from plexm8.web.api.spec import ApiModel, QueryParams, RequestBody, api_route
 from plexm8.web.context import AccountContext, current_account
 
-__all__ = ["SyncStart", "bp", "parse_path_map"]
+__all__ = ["ResolveItem", "SyncStart", "bp", "parse_path_map"]
 
 bp = Blueprint("ratings_sync", __name__, url_prefix="/api")
 
@@ -129,7 +129,8 @@ class SyncRunOut(ApiModel):
     skipped: int = Field(description="Matched tracks left as they are (same rating, kept by the policy, ...)")
     unmatched: int = Field(description="Source tracks with no Plex track")
     conflicts: int = Field(description="Tracks rated differently on both sides where Plex's rating was kept")
-    review: int = Field(description="Source tracks with uncertain candidates: listed, never written")
+    review: int = Field(description="Source tracks with uncertain candidates, still to settle: never written")
+    dismissed: int = Field(0, description="Review items the user dismissed: never written")
     to_write: int = Field(description="Ratings the plan writes")
     noops: int = Field(description="Tracks already rated the same on both sides")
     by_method: dict[str, int] = Field(description="Matched tracks by how they were matched")
@@ -170,6 +171,7 @@ class SyncRunOut(ApiModel):
             unmatched=count("unmatched"),
             conflicts=count("conflicts"),
             review=count("review"),
+            dismissed=count("dismissed"),
             to_write=count("to_write"),
             noops=count("noops"),
             by_method={str(k): int(v) for k, v in by_method.items() if isinstance(v, int)}
@@ -212,7 +214,9 @@ class SyncItemOut(ApiModel):
 
     position: int
     kind: str = Field(description="matched, review or unmatched")
-    action: str | None = Field(description="matched items: write, noop, keep, source-change, no-rating, duplicate")
+    action: str | None = Field(
+        description="matched items: write, noop, keep, source-change, no-rating, duplicate; review items: dismissed"
+    )
     status: str | None = Field(description="write items: planned, written, confirmed, stale or failed")
     undo: str | None = Field(description="After an undo: undone, or refused (changed since the run)")
     track_key: str | None = Field(description="The matched Plex track, e.g. /library/metadata/123")
@@ -531,3 +535,63 @@ def undo_sync(run_id: int) -> Job:
     context.services.sync.run(context.key, run_id)
     context.services.plex.probe()
     return _located(job_model(context.services.sync.start_undo(context.account, run_id)))
+
+
+# --- settling review items ------------------------------------------------------------------------------------
+
+
+class ResolveItem(RequestBody):
+    """How to settle a review item: choose a track (``rating_key``) or dismiss it; exactly one of them."""
+
+    rating_key: int | None = Field(
+        None,
+        ge=1,
+        le=2**53,
+        description="The Plex track chosen: one of the item's candidates, or any indexed track",
+        examples=[123],
+    )
+    dismiss: bool | None = Field(None, description="true: dismiss the item (it is never written)")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ResolveItem:
+        if self.dismiss is False:
+            raise ValueError("'dismiss' can only be true; to choose a track send 'rating_key' alone")
+        if (self.rating_key is None) == (self.dismiss is None):
+            raise ValueError("send exactly one of 'rating_key' (choose that track) and 'dismiss': true")
+        return self
+
+
+class ResolvedItem(ApiModel):
+    """A settled review item and its run's summary afterwards."""
+
+    item: SyncItemOut
+    run: SyncRunOut
+    remembered: bool = Field(description="Whether the chosen track is remembered for the next sync of this source")
+
+
+@api_route(
+    bp,
+    "POST",
+    "/ratings/sync/<int:run_id>/items/<int:position>/resolve",
+    body=ResolveItem,
+    response=ResolvedItem,
+    errors=(401, 404, 409, 503),
+    summary="Settle a review item of a sync plan: choose its track or dismiss it",
+    tags=_TAGS,
+)
+def resolve_item(run_id: int, position: int, *, body: ResolveItem) -> ResolvedItem:
+    """Choose the Plex track of a review item (``{"rating_key": 123}``) or dismiss it (``{"dismiss": true}``).
+
+    A chosen track makes the item a matched one whose action follows the run's policy (written by the next
+    apply, through the journal) and is remembered for the next sync of the same source; a dismissed item is never
+    written. 404 for an unknown run (or another account's), item or indexed track; 409 for a run applied, undone
+    or being applied, an item that is not an open review item, or a track another item of the run already matches.
+    Nothing is sent to Plex.
+    """
+    context = current_account()
+    resolution = context.services.sync.resolve(
+        context.account, run_id, position, rating_key=body.rating_key, dismiss=body.dismiss is True
+    )
+    return ResolvedItem(
+        item=SyncItemOut.of(resolution.item), run=SyncRunOut.of(resolution.run), remembered=resolution.remembered
+    )
