@@ -401,13 +401,22 @@ class SyncService:
         total = len(todo)
         done = 0
         trouble: list[str] = []
-        for start in range(0, total, self._chunk):
-            report("writing", done, total)
-            chunk = todo[start : start + self._chunk]
-            trouble += self._write_chunk(account, run_id, writer, chunk)
-            done += len(chunk)
-            if trouble:
-                break
+        while todo and not trouble:
+            for start in range(0, len(todo), self._chunk):
+                report("writing", done, total)
+                chunk = todo[start : start + self._chunk]
+                trouble += self._write_chunk(account, run_id, writer, chunk)
+                done += len(chunk)
+                if trouble:
+                    break
+            # A review item settled just as this apply started (resolve saw the run free) is planned only now:
+            # write it too, rather than leave it planned in a run marked applied.
+            todo = (
+                []
+                if trouble
+                else self._journal_previous(account, run_id, self._store.journal(run_id, JournalState.PLANNED))
+            )
+            total += len(todo)
         report("writing", done, total)
         if trouble:
             auth = any("401" in message for message in trouble)
