@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import unquote
 
 __all__ = ["is_windows_path", "location_from_path", "location_from_url"]
@@ -44,7 +45,7 @@ def location_from_url(url: str) -> str | None:
     host, slash, path = rest.partition("/")
     if not slash:
         return None
-    path = unquote(path, encoding="utf-8", errors="replace")
+    path = _unquote_path(path)
     if host and host.lower() != "localhost":
         path = f"//{host}/{path}"
     elif _DRIVE.match(path):
@@ -54,3 +55,18 @@ def location_from_url(url: str) -> str | None:
     if path.startswith("///"):  # file://///server/share/x: a Windows share written with extra slashes
         path = "//" + path.lstrip("/")
     return unicodedata.normalize("NFC", path)
+
+
+@lru_cache(maxsize=4096)
+def _unquote_folder(folder: str) -> str:
+    return unquote(folder, encoding="utf-8", errors="replace")
+
+
+def _unquote_path(path: str) -> str:
+    """Percent-decode a URL path as UTF-8; the folder part is cached, since an album's tracks share it.
+
+    A literal ``/`` is never inside a percent-escaped UTF-8 sequence, so decoding folder and name apart gives the
+    same text as decoding the whole, invalid escapes included (each becomes U+FFFD either way).
+    """
+    folder, slash, name = path.rpartition("/")
+    return _unquote_folder(folder) + slash + unquote(name, encoding="utf-8", errors="replace")
