@@ -45,9 +45,14 @@ __all__ = [
     "PlexError",
     "PlexM8Error",
     "PlexUnavailable",
+    "RecommendationsNotReady",
+    "ReviewItemConflict",
+    "ReviewItemNotFound",
     "SettingsError",
     "SmartPlaylistReadOnly",
     "SourceFormatError",
+    "SyncRunBusy",
+    "SyncRunNotFound",
     "TrackNotFound",
     "ValidationError",
 ]
@@ -201,3 +206,40 @@ class JobFinished(PlexM8Error):
 
     status = 409
     code = "job_finished"
+
+
+class SyncRunNotFound(NotFound):
+    """No sync run has this id (for this account)."""
+
+    code = "sync_run_not_found"
+
+
+class ReviewItemNotFound(NotFound):
+    """The run has no item at this position."""
+
+    code = "sync_item_not_found"
+
+
+class ReviewItemConflict(PlexM8Error):
+    """The item cannot be settled this way: it is not an open review item, or its choice would write a track twice."""
+
+    status = 409
+    code = "sync_item_conflict"
+
+
+class SyncRunBusy(PlexM8Error):
+    """The run cannot do this now: it is being applied or undone elsewhere, or its state does not allow it."""
+
+    status = 409
+    code = "sync_run_conflict"
+
+
+class RecommendationsNotReady(PlexM8Error):
+    """The account has no recommendation model yet; a build job was started (``job_id``) and is still running."""
+
+    status = 503
+    code = "recommendations_not_ready"
+
+    def __init__(self, message: str, *, job_id: int | None) -> None:
+        super().__init__(message)
+        self.job_id = job_id

@@ -16,13 +16,12 @@ from plexm8.config import load_settings
 from plexm8.core.accounts import PlexAccount
 from plexm8.core.catalog import TrackRecord
 from plexm8.core.jobs import JobState
-from plexm8.errors import TrackNotFound, ValidationError
+from plexm8.errors import RecommendationsNotReady, TrackNotFound, ValidationError
 from plexm8.plex.library import PlexApiLibrary
 from plexm8.plex.sonic import PlexSonicNeighbours
 from plexm8.services.recommendations import (
     RECOMMEND_BUILD_JOB,
     RecommendationService,
-    RecommendationsNotReady,
     collect_signals,
     cut_sessions,
     sonic_neighbours,

@@ -13,8 +13,8 @@ from plexm8.bootstrap import Services
 from plexm8.core.accounts import PlexAccount
 from plexm8.core.jobs import JobState
 from plexm8.core.ratings import Rating
-from plexm8.core.sync_plan import JournalState, PlexRatingState, RunState, SyncPolicy, SyncRunBusy, SyncRunNotFound
-from plexm8.errors import PlexUnavailable
+from plexm8.core.sync_plan import JournalState, PlexRatingState, RunState, SyncPolicy
+from plexm8.errors import PlexUnavailable, SyncRunBusy, SyncRunNotFound
 from plexm8.plex.rating_writer import PlexRatingWriter, PlexRatingWriterPool
 from plexm8.plex.section_reader import PlexSectionReader
 from plexm8.services.library import LibraryIndex

@@ -20,15 +20,13 @@ from plexm8.core.sync_plan import (
     JournalState,
     PlanAction,
     PlanItem,
-    ReviewItemConflict,
     RunState,
     SyncPolicy,
     SyncRun,
-    SyncRunBusy,
     choose_track,
     dismiss_item,
 )
-from plexm8.errors import TrackNotFound
+from plexm8.errors import ReviewItemConflict, SyncRunBusy, TrackNotFound
 from plexsim.server import RunningServer
 
 

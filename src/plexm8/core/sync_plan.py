@@ -26,7 +26,7 @@ from plexm8.core.jobs import JsonValue
 from plexm8.core.matching import MatchMethod, MatchOutcome
 from plexm8.core.ratings import Rating
 from plexm8.core.sources import SourceTrack
-from plexm8.errors import NotFound, PlexM8Error
+from plexm8.errors import ReviewItemConflict
 
 __all__ = [
     "ItemKind",
@@ -36,15 +36,11 @@ __all__ = [
     "PlanItem",
     "PlexRatingState",
     "RatingWriter",
-    "ReviewItemConflict",
-    "ReviewItemNotFound",
     "RunItem",
     "RunState",
     "SyncPlan",
     "SyncPolicy",
     "SyncRun",
-    "SyncRunBusy",
-    "SyncRunNotFound",
     "SyncRunStore",
     "UndoState",
     "Winner",
@@ -135,32 +131,6 @@ class RunState(StrEnum):
     APPLIED = "applied"
     UNDOING = "undoing"
     UNDONE = "undone"
-
-
-class SyncRunNotFound(NotFound):
-    """No sync run has this id (for this account)."""
-
-    code = "sync_run_not_found"
-
-
-class ReviewItemNotFound(NotFound):
-    """The run has no item at this position."""
-
-    code = "sync_item_not_found"
-
-
-class ReviewItemConflict(PlexM8Error):
-    """The item cannot be settled this way: it is not an open review item, or its choice would write a track twice."""
-
-    status = 409
-    code = "sync_item_conflict"
-
-
-class SyncRunBusy(PlexM8Error):
-    """The run cannot do this now: it is being applied or undone elsewhere, or its state does not allow it."""
-
-    status = 409
-    code = "sync_run_conflict"
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from plexm8.core.accounts import PlexAccount
 from plexm8.core.jobs import JobControl, JobOutcome, JobRecord, JobState
 from plexm8.core.ports import RecommendationInputs, SonicNeighbours
 from plexm8.core.tracks import TrackView
-from plexm8.errors import PlexM8Error, TrackNotFound, ValidationError
+from plexm8.errors import PlexM8Error, RecommendationsNotReady, TrackNotFound, ValidationError
 from plexm8.recommend.data import LibrarySignals, Recommendation, TrackInfo, UserSignals
 from plexm8.recommend.model import RecommendationModel, build_model
 from plexm8.services.jobs import JobRunner
@@ -55,7 +55,6 @@ __all__ = [
     "SESSION_GAP_S",
     "ModelStatus",
     "RecommendationService",
-    "RecommendationsNotReady",
     "RecommendedTrack",
     "collect_signals",
     "cut_sessions",
@@ -89,17 +88,6 @@ MIN_REBUILD_S = 300.0
 _SECONDS_PER_DAY = 86_400
 _MODEL_SUFFIX = ".model"
 _META_SUFFIX = ".json"
-
-
-class RecommendationsNotReady(PlexM8Error):
-    """The account has no recommendation model yet; a build job was started (``job_id``) and is still running."""
-
-    status = 503
-    code = "recommendations_not_ready"
-
-    def __init__(self, message: str, *, job_id: int | None) -> None:
-        super().__init__(message)
-        self.job_id = job_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,13 +42,10 @@ from plexm8.core.sync_plan import (
     JournalState,
     PlexRatingState,
     RatingWriter,
-    ReviewItemNotFound,
     RunItem,
     RunState,
     SyncPolicy,
     SyncRun,
-    SyncRunBusy,
-    SyncRunNotFound,
     SyncRunStore,
     Winner,
     WriteOutcome,
@@ -56,7 +53,15 @@ from plexm8.core.sync_plan import (
     choose_track,
     dismiss_item,
 )
-from plexm8.errors import JobNotFound, PlexAuthError, PlexUnavailable, TrackNotFound
+from plexm8.errors import (
+    JobNotFound,
+    PlexAuthError,
+    PlexUnavailable,
+    ReviewItemNotFound,
+    SyncRunBusy,
+    SyncRunNotFound,
+    TrackNotFound,
+)
 from plexm8.services.jobs import JobRunner, owner_is_live
 
 __all__ = [

@@ -26,7 +26,6 @@ from plexm8.core.sync_plan import (
     PlanAction,
     PlanItem,
     PlexRatingState,
-    ReviewItemConflict,
     RunItem,
     RunState,
     SyncPlan,
@@ -36,6 +35,7 @@ from plexm8.core.sync_plan import (
     Winner,
     plan_counts,
 )
+from plexm8.errors import ReviewItemConflict
 from plexm8.store.database import ThreadConnections
 
 __all__ = ["SqliteSyncStore"]
