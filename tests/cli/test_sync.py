@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -21,9 +20,9 @@ from click.testing import CliRunner, Result
 
 from plexm8.cli import main
 from plexm8.cli.sync import sync
-from plexsim.exports import HardCaseSet, Perturbations, build_hard_case_set, write_itunes_xml
-from plexsim.generate import ADMIN_TOKEN, generate_library
-from plexsim.server import RunningServer, start_server
+from plexsim.exports import HardCaseSet, Perturbations, build_hard_case_set
+from plexsim.generate import generate_library
+from plexsim.server import RunningServer
 
 EXACT = Perturbations(**{f.name: 0 for f in dataclasses.fields(Perturbations)})
 DEADLINE_S = 60.0
@@ -32,31 +31,6 @@ DEADLINE_S = 60.0
 @pytest.fixture
 def hard_cases() -> HardCaseSet:
     return build_hard_case_set(generate_library(tracks=200, seed=9), perturbations=EXACT, seed=4)
-
-
-@pytest.fixture
-def sim(hard_cases: HardCaseSet) -> Iterator[RunningServer]:
-    with start_server(hard_cases.library) as server:
-        yield server
-
-
-@pytest.fixture
-def env(sim: RunningServer, tmp_path: Path) -> dict[str, str]:
-    return {
-        "PLEX_SERVER_URL": sim.url,
-        "PLEX_TOKEN": ADMIN_TOKEN,
-        "PLEXM8_DATA_DIR": str(tmp_path / "data"),
-        "INDEX_REFRESH_INTERVAL": "0",
-    }
-
-
-@pytest.fixture
-def export(hard_cases: HardCaseSet, tmp_path: Path) -> Path:
-    """An iTunes Library.xml rating every exported track 1-5 stars in turn."""
-    tracks = [dataclasses.replace(t, rating=(n % 5 + 1) * 20) for n, t in enumerate(hard_cases.tracks)]
-    path = tmp_path / "Library.xml"
-    write_itunes_xml(tracks, path)
-    return path
 
 
 def plexm8(env: dict[str, str], *args: str) -> Result:

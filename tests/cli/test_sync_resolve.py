@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,9 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from plexm8.cli import main
-from plexsim.exports import HardCaseSet, Perturbations, build_hard_case_set, write_itunes_xml
-from plexsim.generate import ADMIN_TOKEN, generate_library
-from plexsim.server import RunningServer, start_server
+from plexsim.exports import HardCaseSet, Perturbations, build_hard_case_set
+from plexsim.generate import generate_library
+from plexsim.server import RunningServer
 
 #: Every file moved (metadata must match) and a tenth of the tracks duplicated in Plex: those go to review.
 DUPLICATED = dataclasses.replace(
@@ -28,30 +27,6 @@ DUPLICATED = dataclasses.replace(
 @pytest.fixture
 def hard_cases() -> HardCaseSet:
     return build_hard_case_set(generate_library(tracks=120, seed=5), perturbations=DUPLICATED, seed=3)
-
-
-@pytest.fixture
-def sim(hard_cases: HardCaseSet) -> Iterator[RunningServer]:
-    with start_server(hard_cases.library) as server:
-        yield server
-
-
-@pytest.fixture
-def env(sim: RunningServer, tmp_path: Path) -> dict[str, str]:
-    return {
-        "PLEX_SERVER_URL": sim.url,
-        "PLEX_TOKEN": ADMIN_TOKEN,
-        "PLEXM8_DATA_DIR": str(tmp_path / "data"),
-        "INDEX_REFRESH_INTERVAL": "0",
-    }
-
-
-@pytest.fixture
-def export(hard_cases: HardCaseSet, tmp_path: Path) -> Path:
-    tracks = [dataclasses.replace(t, rating=(n % 5 + 1) * 20) for n, t in enumerate(hard_cases.tracks)]
-    path = tmp_path / "Library.xml"
-    write_itunes_xml(tracks, path)
-    return path
 
 
 def plexm8(env: dict[str, str], *args: str) -> Result:
