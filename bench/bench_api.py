@@ -52,7 +52,7 @@ from typing import Any
 
 import requests
 
-from common import free_port, library_file, plexsim_process, write_results
+from common import free_port, library_file, plexsim_process, wait_for_ok, write_results
 from plexm8.core.accounts import account_key
 from plexm8.plex.section_reader import PlexSectionReader
 from plexm8.services.indexing import refresh_index
@@ -255,18 +255,6 @@ def serve_baseline(kind: str, port: int, threads: int) -> None:
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
-def wait_for(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
-
-
 def wait_for_idle_jobs(base: str, timeout: float = 120.0) -> None:
     """Wait until the service's start-up refresh (a job) is over, so it does not run during the measurement."""
     deadline = time.monotonic() + timeout
@@ -318,7 +306,7 @@ def serve_and_measure(args: argparse.Namespace, env: dict[str, str], threads: in
         baseline = multiprocessing.get_context("spawn").Process(target=serve_baseline, args=(kind, port, threads))
         baseline.start()
         try:
-            wait_for(f"http://127.0.0.1:{port}{BASELINE_PATH}")
+            wait_for_ok(f"http://127.0.0.1:{port}{BASELINE_PATH}")
             print(f" baseline: {kind} static answer on waitress", flush=True)
             assert baseline.pid is not None
             run[f"baseline_{kind}"] = measure(port, baseline.pid, ["baseline"], args)
@@ -334,7 +322,7 @@ def serve_and_measure(args: argparse.Namespace, env: dict[str, str], threads: in
         try:
             base = f"http://127.0.0.1:{port}"
             try:
-                wait_for(base + "/api/health")
+                wait_for_ok(base + "/api/health")
                 wait_for_idle_jobs(base)
             except RuntimeError as exc:
                 raise RuntimeError(f"{exc}; the service's log ends:\n{log_path.read_text()[-2000:]}") from None

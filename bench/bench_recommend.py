@@ -41,7 +41,7 @@ from typing import Any
 
 import requests
 
-from common import free_port, library_file, plexsim_process, write_results
+from common import free_port, library_file, plexsim_process, wait_for_ok, write_results
 
 TOKEN = "bench-token"
 LIMIT = 50
@@ -166,18 +166,6 @@ def http_latencies(port: int, paths: list[str]) -> list[float]:
     return out
 
 
-def wait_for(url: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=100_000)
@@ -285,8 +273,8 @@ def main() -> None:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            wait_for(base + "/api/health")
-            wait_for(base + "/api/recommendations/based-on-ratings?limit=1")  # loads the model
+            wait_for_ok(base + "/api/health", timeout=180)
+            wait_for_ok(base + "/api/recommendations/based-on-ratings?limit=1", timeout=180)  # loads the model
             http: dict[str, Any] = {}
             http["health_floor"] = percentiles(http_latencies(port, ["/api/health"] * args.queries))
             similar = [f"/api/recommendations/similar?track_key={s}&limit={LIMIT}" for s in seeds]

@@ -55,6 +55,19 @@ def wait_until_up(url: str, timeout: float = 120.0) -> None:
     raise RuntimeError(f"{url} did not come up within {timeout:.0f} s")
 
 
+def wait_for_ok(url: str, timeout: float = 120.0) -> None:
+    """Poll ``url`` until it answers 200 (a service up and ready, not merely listening)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
+
+
 @contextmanager
 def plexsim_child(
     library: Path, *, latency_ms: float = 0.0, token: str = "bench-token", start_timeout: float = 120.0
