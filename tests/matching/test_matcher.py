@@ -228,3 +228,22 @@ def test_nothing_to_go_on_is_unmatched() -> None:
     nothing = src(None, None, None)
     outcome = match_tracks([nothing, src("Unknown Song", "Unknown Band")], catalog, path_mappings=[])
     assert outcome.matched == [] and outcome.review == [] and len(outcome.unmatched) == 2
+
+
+def test_the_first_lookup_of_each_lazy_index_finds_what_it_asks_for() -> None:
+    """The folded-path and file-name indexes are built on their first call; that call must answer its own question.
+
+    (Both once answered the first call with the last file of the library: the build loop reused the argument's
+    name. A sync whose first case-differing path came early matched it to nothing.)
+    """
+    tracks = [plex(k, f"Song {k}", number=k) for k in range(1, 4)]
+    first = tracks[0].paths[0]
+    catalog = MatchCatalog(tracks)
+    assert catalog.by_folded_path(first.casefold()) == [0]
+    catalog = MatchCatalog(tracks)
+    assert catalog.by_file_name(first.rpartition("/")[2].casefold()) == [(0, first)]
+    catalog = MatchCatalog(tracks)
+    catalog.build_lookups()
+    assert catalog.by_folded_path(first.upper().casefold()) == [0]
+    assert catalog.by_stem("song 2") == [1]
+    assert catalog.by_artist("pilots") == [0, 1, 2]

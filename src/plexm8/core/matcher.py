@@ -121,10 +121,10 @@ class MatchCatalog:
         if self._folded_paths is None:
             folded_paths: dict[str, list[int]] = {}
             for path, positions in self._paths.items():
-                folded = path.casefold()  # path_key(), inlined: this runs once per file of the library
-                entry = folded_paths.get(folded)
+                key = path.casefold()  # path_key(), inlined: this runs once per file of the library
+                entry = folded_paths.get(key)
                 if entry is None:
-                    folded_paths[folded] = list(positions)
+                    folded_paths[key] = list(positions)
                 else:
                     entry.extend(positions)
             self._folded_paths = folded_paths
@@ -135,14 +135,21 @@ class MatchCatalog:
         if self._names is None:
             names: dict[str, list[tuple[int, str]]] = {}
             for path, positions in self._paths.items():
-                name = path.rpartition("/")[2].casefold()
-                entry = names.get(name)
+                key = path.rpartition("/")[2].casefold()
+                entry = names.get(key)
                 if entry is None:
-                    entry = names[name] = []
+                    entry = names[key] = []
                 for pos in positions:
                     entry.append((pos, path))
             self._names = names
         return self._names.get(name, [])
+
+    def build_lookups(self) -> None:
+        """Build every lookup now rather than on first use: while a source is read elsewhere, this time is free."""
+        self.by_folded_path("")
+        self.by_file_name("")
+        if self._stems is None:
+            self._build_names()
 
     def _build_names(self) -> None:
         stems: dict[str, dict[str, list[int]]] = {}
