@@ -231,6 +231,7 @@ class ItunesLibrary:
         self.reader = "fast" if fast else "expat"
         self._report = SourceReport(kind=kind)
         self._english_keys = False
+        self._ratings: dict[int, SourceRating] = {}
         check_file(path, max_bytes)
 
     @property
@@ -370,13 +371,20 @@ class ItunesLibrary:
         raw = fields.get(key)
         if raw is None or isinstance(raw, bool):
             return None
+        # A library holds a dozen distinct ratings: each is converted once (its value object is immutable).
+        known = self._ratings.get(raw) if type(raw) is int else None
+        if known is not None:
+            return known
         try:
             if not isinstance(raw, int | float):
                 raise ValueError(f"{raw!r} is not a number")
-            return rating_scales.percent(raw, self.scale)
+            rating = rating_scales.percent(raw, self.scale)
         except ValueError as exc:
             add_warning(report, f"track {ordinal} ({fields.get('Name', '?')}): {key} ignored: {exc}")
             return None
+        if rating is not None and type(raw) is int:
+            self._ratings[raw] = rating
+        return rating
 
     def _track(self, fields: dict[str, object], ordinal: int, report: SourceReport) -> SourceTrack | None:
         if not self._english_keys and ("Name" in fields or "Location" in fields):
@@ -408,25 +416,26 @@ class ItunesLibrary:
         album_rating = None
         if fields.get("Album Rating Computed") is not True:
             album_rating = self._rating(fields, "Album Rating", report, ordinal)
-        played = fields.get("Play Date UTC")
+        get = fields.get
+        played = get("Play Date UTC")
         track = SourceTrack(
-            ordinal=ordinal,
-            source_id=_text(fields.get("Persistent ID")),
-            location=location,
-            title=_text(fields.get("Name")),
-            artist=_text(fields.get("Artist")),
-            album_artist=_text(fields.get("Album Artist")),
-            album=_text(fields.get("Album")),
-            disc_number=_number(fields.get("Disc Number")),
-            track_number=_number(fields.get("Track Number")),
-            duration_ms=_number(fields.get("Total Time")),
-            year=_number(fields.get("Year")),
-            rating=rating,
-            album_rating=album_rating,
-            loved=fields.get("Loved") is True or fields.get("Favorited") is True,
-            disliked=fields.get("Disliked") is True,
-            play_count=_number(fields.get("Play Count")),
-            last_played=play_date(played) if isinstance(played, str) else None,
+            ordinal,
+            _text(get("Persistent ID")),
+            location,
+            _text(get("Name")),
+            _text(get("Artist")),
+            _text(get("Album Artist")),
+            _text(get("Album")),
+            _number(get("Disc Number")),
+            _number(get("Track Number")),
+            _number(get("Total Time")),
+            _number(get("Year")),
+            rating,
+            album_rating,
+            get("Loved") is True or get("Favorited") is True,
+            get("Disliked") is True,
+            _number(get("Play Count")),
+            play_date(played) if isinstance(played, str) else None,
         )
         report.tracks += 1
         if rating is not None:
@@ -526,6 +535,8 @@ def _typed(tag: str, value: str) -> object:
 
 
 def _text(value: object) -> str | None:
+    if type(value) is str or value is None:  # nearly always: a str subclass takes the checks below
+        return value
     if isinstance(value, str):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -534,6 +545,8 @@ def _text(value: object) -> str | None:
 
 
 def _number(value: object) -> int | None:
+    if value is None:
+        return None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

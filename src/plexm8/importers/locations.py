@@ -57,16 +57,29 @@ def location_from_url(url: str) -> str | None:
     return unicodedata.normalize("NFC", path)
 
 
+def _unquote_path(path: str) -> str:
+    """Percent-decode a URL path as UTF-8 (invalid sequences become U+FFFD), as ``unquote`` does.
+
+    The usual path, ASCII only, is decoded by codecs in C: each ``%XX`` becomes the escape ``\\xXX``, which the
+    ``unicode_escape`` codec turns into the code point XX, the byte again read as Latin-1. A literal backslash or
+    non-ASCII character would be read differently and a malformed escape is refused by the codec: those paths
+    take ``unquote``, the folder part cached (an album's tracks share it).
+    """
+    if "%" not in path:
+        return path
+    if path.isascii() and "\\" not in path:
+        try:
+            raw = path.replace("%", "\\x").encode("ascii").decode("unicode_escape").encode("latin-1")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return raw.decode("utf-8", errors="replace")
+    # A literal "/" is never inside a percent-escaped UTF-8 sequence, so decoding folder and name apart gives the
+    # same text as decoding the whole, invalid escapes included (each becomes U+FFFD either way).
+    folder, slash, name = path.rpartition("/")
+    return _unquote_folder(folder) + slash + unquote(name, encoding="utf-8", errors="replace")
+
+
 @lru_cache(maxsize=4096)
 def _unquote_folder(folder: str) -> str:
     return unquote(folder, encoding="utf-8", errors="replace")
-
-
-def _unquote_path(path: str) -> str:
-    """Percent-decode a URL path as UTF-8; the folder part is cached, since an album's tracks share it.
-
-    A literal ``/`` is never inside a percent-escaped UTF-8 sequence, so decoding folder and name apart gives the
-    same text as decoding the whole, invalid escapes included (each becomes U+FFFD either way).
-    """
-    folder, slash, name = path.rpartition("/")
-    return _unquote_folder(folder) + slash + unquote(name, encoding="utf-8", errors="replace")
