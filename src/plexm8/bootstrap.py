@@ -142,7 +142,10 @@ class Services:
         def match_export(
             account: str, kind: str, path: Path, path_mappings: Sequence[PathMapping] | None
         ) -> tuple[MatchOutcome, SourceReport]:
-            source = open_source(kind, path, tag_cache=tag_cache() if kind == "tags" else None)
+            if kind == "tags":
+                source = open_source(kind, path, tag_cache=tag_cache())
+            else:  # read in a worker process while the match catalog loads
+                source = open_source(kind, path, read_ahead=True)
             return match_source(sync_catalog, account, source, kind, path_mappings=path_mappings), source.report
 
         def probe_export(kind: str, path: Path) -> None:

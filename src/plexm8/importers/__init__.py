@@ -9,6 +9,7 @@ from pathlib import Path
 
 from plexm8.core.ports import RatingSource, TagScanCache
 from plexm8.errors import SourceFormatError
+from plexm8.importers.background import ReadAhead
 from plexm8.importers.files import MAX_SOURCE_BYTES
 from plexm8.importers.foobar import FoobarExport
 from plexm8.importers.itunes import ItunesLibrary
@@ -26,18 +27,24 @@ def open_source(
     *,
     tag_cache: TagScanCache | None = None,
     max_bytes: int = MAX_SOURCE_BYTES,
+    read_ahead: bool = False,
 ) -> RatingSource:
     """The rating source of ``kind`` at ``path`` (an export file, or a folder for ``tags``), checked before reading.
 
     Raises :class:`~plexm8.errors.SourceFormatError` for an unknown kind, a missing or unreadable path, or a file
     larger than ``max_bytes``; problems inside the file surface while ``tracks()`` is iterated. ``tag_cache``
-    (tags only) lets a re-scan skip files unchanged since the last one.
+    (tags only) lets a re-scan skip files unchanged since the last one. ``read_ahead`` starts reading an export
+    file in a worker process at once (:class:`~plexm8.importers.background.ReadAhead`), so that the caller can
+    prepare the match catalog meanwhile; a tag folder is always scanned here.
     """
     path = Path(path)
+    source: RatingSource
     if kind in ("itunes", "musicbee"):
-        return ItunesLibrary(path, kind=kind, max_bytes=max_bytes)
+        source = ItunesLibrary(path, kind=kind, max_bytes=max_bytes)
+        return ReadAhead(source) if read_ahead else source
     if kind == "foobar2000":
-        return FoobarExport(path, max_bytes=max_bytes)
+        source = FoobarExport(path, max_bytes=max_bytes)
+        return ReadAhead(source) if read_ahead else source
     if kind == "tags":
         return TagFolder(path, cache=tag_cache)
     raise SourceFormatError(path.name, f"unknown source kind {kind!r}: use one of {', '.join(SOURCE_KINDS)}")

@@ -19,14 +19,17 @@ def match_source(
     *,
     path_mappings: Sequence[PathMapping] | None,
 ) -> MatchOutcome:
-    """Read ``source`` to its end, then match its tracks to the account's indexed Plex tracks.
+    """Match the tracks of ``source`` to the account's indexed Plex tracks.
 
-    The whole source is read before anything else happens, so a source that fails part-way (a truncated file)
-    raises before any result exists. Matches remembered for ``source_kind`` are tried first;
-    ``path_mappings`` ``None`` lets the matcher suggest mappings from the data. Raises
+    The catalog is loaded and its lookups built first: a source reading ahead in a worker process
+    (``open_source(..., read_ahead=True)``) is read meanwhile, and nearly every sync needs the lookups (one source
+    track not found by its path is enough). The whole source is read before any matching, so a source that fails
+    part-way (a truncated file) raises before any result exists. Matches remembered for ``source_kind`` are tried
+    first; ``path_mappings`` ``None`` lets the matcher suggest mappings from the data. Raises
     :class:`~plexm8.errors.NotFound` when the account has no index yet.
     """
-    tracks = list(source.tracks())
     catalog = catalog_store.load(account)
+    catalog.build_lookups()
     remembered = catalog_store.remembered(account, source_kind)
+    tracks = list(source.tracks())
     return match_tracks(tracks, catalog, path_mappings=path_mappings, remembered=remembered)
