@@ -53,6 +53,7 @@ __all__ = [
     "build_services",
     "default_data_dir",
     "load_environment_settings",
+    "make_data_dir",
     "open_job_store",
 ]
 
@@ -256,7 +257,7 @@ class Services:
 @contextmanager
 def open_job_store(settings: Settings) -> Iterator[JobStore]:
     """The job records in the data directory, without building services (no Plex, no demo server); closed after."""
-    _make_data_dir(settings)
+    make_data_dir(settings)
     store = SqliteJobStore(settings.data_dir / JOBS_DATABASE_NAME)
     try:
         yield store
@@ -266,7 +267,7 @@ def open_job_store(settings: Settings) -> Iterator[JobStore]:
 
 def build_services(settings: Settings) -> Services:
     """Wire PlexM8 for ``settings``; with no ``plex_server_url`` start plexsim with the demo library (demo mode)."""
-    _make_data_dir(settings)
+    make_data_dir(settings)
 
     closers: list[Callable[[], None]] = []
     mode = PlexMode.REAL
@@ -304,7 +305,8 @@ def build_services(settings: Settings) -> Services:
     )
 
 
-def _make_data_dir(settings: Settings) -> None:
+def make_data_dir(settings: Settings) -> None:
+    """Create the data directory; raises :class:`~plexm8.errors.SettingsError` naming it when that fails."""
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

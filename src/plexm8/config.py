@@ -109,7 +109,7 @@ class Settings:
     plex_check_interval: float = DEFAULT_CHECK_INTERVAL
     #: Seconds between automatic index refreshes of the configured account; 0 disables them (and the one at start).
     index_refresh_interval: float = DEFAULT_INDEX_REFRESH_INTERVAL
-    #: Worker threads of the HTTP server (waitress) that run requests.
+    #: Threads of the HTTP server (granian) that run requests.
     server_threads: int = DEFAULT_SERVER_THREADS
     #: The folder rating-sync requests may name an export file in (never a path outside it); None = uploads only.
     sync_import_dir: Path | None = None

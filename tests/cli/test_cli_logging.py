@@ -67,16 +67,3 @@ def test_configuring_twice_does_not_duplicate_lines(capsys: pytest.CaptureFixtur
         logging.getLogger().removeHandler(handler)
     assert capsys.readouterr().err.count("once") == 1
 
-
-def test_waitress_queue_depth_warnings_are_quiet_but_its_errors_show(capsys: pytest.CaptureFixture[str]) -> None:
-    handler = configure_logging("DEBUG", RedactingFilter())
-    queue = logging.getLogger("waitress.queue")
-    try:
-        queue.warning("Task queue depth is 7")
-        queue.error("queue broke")
-    finally:
-        logging.getLogger().removeHandler(handler)
-        queue.setLevel(logging.NOTSET)
-    err = capsys.readouterr().err
-    assert "Task queue depth" not in err
-    assert "queue broke" in err

@@ -1,4 +1,4 @@
-"""``SERVER_THREADS`` reaches ``plexm8 serve``: a bad value stops it, a good one is the waitress thread count."""
+"""``SERVER_THREADS`` reaches ``plexm8 serve``: a bad value stops it, a good one is the request thread count."""
 
 from __future__ import annotations
 

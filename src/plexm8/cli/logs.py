@@ -79,7 +79,4 @@ def configure_logging(level: str, redactor: RedactingFilter) -> logging.Handler:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # waitress warns "Task queue depth is N" for every request that waits for a thread: under a burst from the web
-    # app that is thousands of lines saying the same thing. Real problems in waitress are logged at ERROR.
-    logging.getLogger("waitress.queue").setLevel(max(logging.ERROR, logging.getLevelName(level)))
     return handler
