@@ -1,4 +1,4 @@
-"""API latency benchmark: ``plexm8 serve`` (waitress) with a built 100,000-track index and 32 concurrent clients.
+"""API latency benchmark: ``plexm8 serve`` (granian) with a built 100,000-track index and 32 concurrent clients.
 
 In one run:
 
@@ -7,9 +7,10 @@ In one run:
   for the configured token, so the service starts with it and its start-up refresh is incremental;
 - ``plexm8 serve`` runs in a child process on that data directory (``INDEX_REFRESH_INTERVAL=0``), once per
   ``--server-threads`` value;
-- two baselines on the same waitress with the same thread count, each in another child process, measured with the
-  same client in the same run: a bare WSGI function answering a static 200 (what waitress and the client cost)
-  and a trivial Flask app with one static JSON view (what Flask adds before PlexM8 does anything);
+- baselines, each in another child process, measured with the same client in the same run: a bare WSGI function
+  answering a static 200 and a trivial Flask app with one static JSON view, both on granian configured as the
+  service runs it (one worker, the same thread count): what the server and the client cost, and what Flask adds
+  before PlexM8 does anything; and the bare function on waitress, the service's server before granian;
 - the load comes from ONE client process (not a thread pool): a single-threaded event loop over non-blocking
   sockets (``selectors``) that keeps ``--clients`` HTTP/1.1 keep-alive connections, writes each request as one
   pre-encoded ``send`` and reads the answer by ``Content-Length``. It spends well under 100 us of CPU per request
@@ -224,20 +225,12 @@ def load(
     }
 
 
-def serve_baseline(kind: str, port: int, threads: int) -> None:
-    """A baseline server on waitress (child process target): ``wsgi`` a bare WSGI function, ``flask`` a Flask view.
-
-    Both answer ``GET /static`` with the same static JSON. Logging is set up as ``plexm8 serve`` sets it
-    (waitress's per-request queue-depth warnings off).
-    """
-    import logging
+def baseline_app(kind: str) -> Any:
+    """The baseline WSGI app of ``kind``: ``wsgi`` a bare function, ``flask`` one Flask view (same static JSON)."""
     from collections.abc import Callable, Iterable
 
-    import waitress
     from flask import Flask, Response
 
-    logging.basicConfig(filename=os.devnull, level=logging.WARNING)
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     body = b'{"status": "ok"}\n'
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
 
@@ -245,14 +238,58 @@ def serve_baseline(kind: str, port: int, threads: int) -> None:
         start_response("200 OK" if environ["PATH_INFO"] == BASELINE_PATH else "404 Not Found", list(headers))
         return [body]
 
+    if kind.startswith("wsgi"):
+        return bare
     flask_app = Flask("baseline")
 
     @flask_app.get(BASELINE_PATH)
     def baseline_answer() -> Response:
         return Response(body, mimetype="application/json")
 
-    app = bare if kind == "wsgi" else flask_app
-    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+    return flask_app
+
+
+def serve_baseline(kind: str, port: int, threads: int) -> None:
+    """A baseline server (child process target) on the server ``plexm8 serve`` uses, configured alike.
+
+    ``wsgi`` and ``flask`` run on granian (one worker, ``threads`` request threads: what the service runs on);
+    ``wsgi-waitress`` is the bare function on waitress, the service's server before granian, for comparison.
+    """
+    import functools
+    import logging
+
+    logging.basicConfig(filename=os.devnull, level=logging.WARNING)
+    if kind == "wsgi-waitress":
+        import waitress
+
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        waitress.serve(baseline_app(kind), host="127.0.0.1", port=port, threads=threads, _quiet=True)
+        return
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    server = Granian(
+        "baseline",
+        address="127.0.0.1",
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=1,
+        blocking_threads=threads,
+        websockets=False,
+        log_enabled=False,
+    )
+    server.serve(target_loader=functools.partial(baseline_app, kind), wrap_loader=False)
+
+
+def worker_pid(pid: int) -> int:
+    """The process that runs the app: granian's worker (the one child of its supervisor ``pid``), else ``pid``."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for _ in range(100):
+        found = children.read_text().split() if children.exists() else []
+        if found:
+            return int(found[0])
+        time.sleep(0.05)
+    return pid
 
 
 def wait_for_idle_jobs(base: str, timeout: float = 120.0) -> None:
@@ -307,9 +344,11 @@ def serve_and_measure(args: argparse.Namespace, env: dict[str, str], threads: in
         baseline.start()
         try:
             wait_for_ok(f"http://127.0.0.1:{port}{BASELINE_PATH}")
-            print(f" baseline: {kind} static answer on waitress", flush=True)
+            server = "waitress" if kind == "wsgi-waitress" else "granian"
+            print(f" baseline: {kind} static answer on {server}", flush=True)
             assert baseline.pid is not None
-            run[f"baseline_{kind}"] = measure(port, baseline.pid, ["baseline"], args)
+            pid = baseline.pid if server == "waitress" else worker_pid(baseline.pid)
+            run[f"baseline_{kind}"] = measure(port, pid, ["baseline"], args)
         finally:
             stop(baseline)
 
@@ -327,7 +366,7 @@ def serve_and_measure(args: argparse.Namespace, env: dict[str, str], threads: in
             except RuntimeError as exc:
                 raise RuntimeError(f"{exc}; the service's log ends:\n{log_path.read_text()[-2000:]}") from None
             print(" plexm8", flush=True)
-            run |= measure(port, service.pid, list(ENDPOINTS), args)
+            run |= measure(port, worker_pid(service.pid), list(ENDPOINTS), args)
         finally:
             stop(service)
     log = log_path.read_text(errors="replace")
@@ -351,15 +390,17 @@ def main() -> None:
     parser.add_argument(
         "--plex-url", help=f"use this running plexsim (token {TOKEN!r}) instead of starting one on the library"
     )
-    parser.add_argument("--baselines", default="wsgi,flask", help="comma-separated, of wsgi, flask (or empty)")
+    parser.add_argument(
+        "--baselines", default="wsgi,flask,wsgi-waitress", help="comma-separated, of wsgi, flask, wsgi-waitress"
+    )
     parser.add_argument(
         "--index-dir", type=Path, help="keep the built index in this directory and reuse it when it is there"
     )
     args = parser.parse_args()
     args.modes = [mode for mode in args.modes.split(",") if mode]
     args.baselines = [kind for kind in args.baselines.split(",") if kind]
-    if not set(args.baselines) <= {"wsgi", "flask"}:
-        parser.error("--baselines takes wsgi, flask")
+    if not set(args.baselines) <= {"wsgi", "flask", "wsgi-waitress"}:
+        parser.error("--baselines takes wsgi, flask, wsgi-waitress")
     if not set(args.modes) <= set(MODES):
         parser.error(f"--modes takes {', '.join(MODES)}")
     server_threads = [int(value) for value in args.server_threads.split(",")]
