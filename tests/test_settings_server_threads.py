@@ -1,4 +1,4 @@
-"""``SERVER_THREADS``: how many waitress threads answer requests (1-256)."""
+"""``SERVER_THREADS``: how many threads of the HTTP server answer requests (1-256)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from plexm8.errors import SettingsError
 
 def test_default(tmp_path: Path) -> None:
     assert "SERVER_THREADS" in SETTING_NAMES
-    assert load_settings({}, default_data_dir=tmp_path).server_threads == DEFAULT_SERVER_THREADS == 8
-    assert load_settings({"SERVER_THREADS": "  "}, default_data_dir=tmp_path).server_threads == 8
+    assert load_settings({}, default_data_dir=tmp_path).server_threads == DEFAULT_SERVER_THREADS == 4
+    assert load_settings({"SERVER_THREADS": "  "}, default_data_dir=tmp_path).server_threads == 4
 
 
 @pytest.mark.parametrize(("text", "threads"), [("1", 1), ("4", 4), (" 32 ", 32), ("256", 256)])
