@@ -52,10 +52,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PLEX_TIMEOUT = 10.0
 DEFAULT_CHECK_INTERVAL = 60.0
 DEFAULT_INDEX_REFRESH_INTERVAL = 900.0
-#: Requests are short and CPU-bound under one GIL; a request waiting on Plex (a first index build, a rating write)
-#: holds a thread but not the GIL, so a few threads keep quick answers flowing meanwhile. Four, not more: with more threads running Python at once, requests that are mostly Python (a new top-rated
-#: query: about 0.5 ms of CPU) wait longer for the GIL in turn: with 32 clients p99 was 40-44 ms at 4 threads and
-#: 76-92 ms at 8 on granian (docs/benchmarks.md, "API latency"). Threads waiting on Plex hold no GIL; a few suffice.
+#: Requests are short and CPU-bound under one GIL. A request waiting on Plex (a first index build, a rating write)
+#: holds a thread but not the GIL, so a few threads keep quick answers flowing meanwhile; more threads running
+#: Python at once make each wait longer for the GIL in turn: with 32 clients, a new top-rated query (about 0.5 ms of
+#: CPU) had p99 40-44 ms at 4 threads and 76-92 ms at 8 on granian (docs/benchmarks.md, "API latency").
 DEFAULT_SERVER_THREADS = 4
 MAX_SERVER_THREADS = 256
 #: Rating-sync uploads up to this many MB: the biggest iTunes libraries' Library.xml run to about 150 MB.
