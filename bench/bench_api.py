@@ -54,6 +54,7 @@ from typing import Any
 import requests
 
 from common import free_port, library_file, plexsim_process, wait_for_ok, write_results
+from plexm8.config import DEFAULT_SERVER_THREADS
 from plexm8.core.accounts import account_key
 from plexm8.plex.section_reader import PlexSectionReader
 from plexm8.services.indexing import refresh_index
@@ -382,7 +383,9 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=2.0)
     parser.add_argument("--clients", type=int, default=32, help="concurrent connections (one client process)")
     parser.add_argument("--requests", type=int, default=6400, help="measured requests per endpoint and mode")
-    parser.add_argument("--server-threads", default="8", help="comma-separated SERVER_THREADS values to measure")
+    parser.add_argument(
+        "--server-threads", default=str(DEFAULT_SERVER_THREADS), help="comma-separated SERVER_THREADS values to measure"
+    )
     parser.add_argument(
         "--rate", type=float, default=320.0, help="paced mode: requests per second from all clients together"
     )
