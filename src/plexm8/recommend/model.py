@@ -34,14 +34,13 @@ from scipy.sparse.linalg import svds
 
 from plexm8.errors import JobCancelled
 from plexm8.recommend.data import LibrarySignals, Recommendation, TrackInfo
-from plexm8.recommend.ranker import Booster, BoosterParams, fit_booster
 from plexm8.recommend.sparse import Csr, as_csr, csr, csr_from_triplets, empty_csr
 
-__all__ = ["MODEL_FORMAT", "MODEL_VERSION", "RERANK_FEATURES", "ModelParams", "RecommendationModel", "build_model"]
+__all__ = ["MODEL_FORMAT", "MODEL_VERSION", "ModelParams", "RecommendationModel", "build_model"]
 
 MODEL_FORMAT: Final = "plexm8-recommend"
 #: Bumped whenever the saved arrays change meaning; older files are refused by :meth:`RecommendationModel.load`.
-MODEL_VERSION: Final = 3
+MODEL_VERSION: Final = 2
 
 Progress = Callable[[str, int, "int | None"], None]
 FloatArray = npt.NDArray[np.float32]
@@ -62,35 +61,6 @@ _REASON_SEEDS: Final = 256
 _ROW_CHUNK: Final = 4096
 #: Up to this many tracks the track-vector SVD is computed densely (ARPACK needs dim < n and is slower there).
 _DENSE_SVD_MAX: Final = 1500
-#: A playlist or session needs this many tracks to be one of the ranker's training cases (the evaluation protocol's).
-_MIN_CASE_TRACKS: Final = 5
-#: The second stage's features, in column order (a saved ranker must have been trained on the same list).
-RERANK_FEATURES: Final = (
-    "first_stage",
-    "first_stage_rank",
-    "sessions",
-    "vector_query",
-    "vector_max",
-    "vector_mean",
-    "vector_last",
-    "in_neighbours",
-    "best_neighbour",
-    "after_seeds",
-    "soon_after_seeds",
-    "position",
-    "co_sum",
-    "co_seeds",
-    "co_last",
-    "co_last3",
-    "co_cosine",
-    "popularity",
-    "same_artist",
-    "same_artist_last",
-    "tags",
-    "sonic",
-    "query_size",
-    "query_popularity",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,18 +115,6 @@ class ModelParams:
     w_popularity: float = 0.02
     #: How strongly tracks near the user's low-rated tracks are pushed down (0 = not at all).
     dislike_strength: float = 0.5
-    #: ``similar``'s second stage: a ranker learnt at build time from ``rerank_cases`` playlists/sessions of the
-    #: library itself (≥ 5 tracks; the first half of each is the query, the rest what it should find, the context
-    #: left out of the evidence) re-orders the first stage's best ``rerank_candidates`` tracks (0 cases = off).
-    #: A logistic model over the features (+0.007 HR@10 on six validation splits of yes_big); boosted trees on top
-    #: of it (``rerank_trees``) added nothing there, so there are none by default.
-    rerank_cases: int = 1000
-    rerank_candidates: int = 200
-    rerank_trees: int = 0
-    rerank_depth: int = 4
-    rerank_learning_rate: float = 0.05
-    #: "logloss" or "lambdarank" (see :class:`plexm8.recommend.ranker.BoosterParams`).
-    rerank_objective: str = "logloss"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,25 +154,11 @@ class _Part:
 
 
 @dataclass(frozen=True, slots=True)
-class _Knn:
-    """Session-kNN's neighbour contexts: their ids, similarities and the position of the last seed each holds."""
-
-    ctx: npt.NDArray[np.int64]
-    sim: Vector
-    last_match: npt.NDArray[np.int64]
-
-    @classmethod
-    def empty(cls) -> _Knn:
-        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.int64))
-
-
-@dataclass(frozen=True, slots=True)
 class _Parts:
     """All evidence for one query: seed-driven sources (sparse) and the tag cosine (dense, or None when unused)."""
 
     sparse: Mapping[str, _Part]
     tags: Vector | None
-    knn: _Knn | None = None
 
     def values(self, name: str, tracks: npt.NDArray[np.int64], popularity: Vector) -> Vector:
         """Source ``name``'s raw scores for these tracks."""
@@ -318,77 +262,8 @@ def build_model(
         dislike=np.zeros(n, dtype=np.float32),
     )
     model._derive_user_vectors()
-    model._ranker = _train_ranker(model, p, step)
     step("done", 1, 1)
     return model
-
-
-def _train_ranker(model: RecommendationModel, p: ModelParams, step: _Steps) -> Booster | None:
-    """Learn ``similar``'s second stage from the library's own playlists and sessions (self-supervised).
-
-    Each case is a context with at least 5 tracks: its first half is the query, the rest what it should find.
-    The case's context is left out of session-kNN and the co-occurrence features (leave-one-out), so the ranker
-    learns from evidence like what a real query sees; the track vectors, which cannot leave one context out
-    cheaply, are refitted once without all the cases' contexts.
-    """
-    if p.rerank_candidates <= 0 or p.rerank_cases <= 0:
-        return None
-    ctx = model._ctx
-    eligible = np.flatnonzero(ctx.lengths >= _MIN_CASE_TRACKS)
-    if not len(eligible):
-        return None
-    rng = np.random.default_rng(0)
-    chosen = np.sort(rng.choice(eligible, size=min(p.rerank_cases, len(eligible)), replace=False))
-    # Track vectors fitted on every context but the cases: fitted on all, they remember each case's own pairs
-    # (on yes_big the vectors alone found 0.49 HR@10 on the cases against 0.36 on real queries).
-    full_embedding = model._embedding
-    if full_embedding.shape[1]:
-        model._embedding = _embeddings(_without(ctx, chosen), len(model), p)
-    try:
-        rows, labels = _ranker_cases(model, chosen, p, step)
-    finally:
-        model._embedding = full_embedding
-    step("ranker", len(chosen), len(chosen))
-    if not rows:
-        return None
-    params = BoosterParams(
-        trees=p.rerank_trees, depth=p.rerank_depth, learning_rate=p.rerank_learning_rate, objective=p.rerank_objective
-    )
-    groups = np.repeat(np.arange(len(rows), dtype=np.int64), [len(r) for r in rows])
-    return fit_booster(np.vstack(rows), np.concatenate(labels), groups, params)
-
-
-def _without(ctx: _ContextIndex, drop: npt.NDArray[np.int64]) -> _ContextIndex:
-    """The context index without the contexts ``drop`` (ids renumbered)."""
-    keep = np.ones(len(ctx.kinds), dtype=bool)
-    keep[drop] = False
-    contexts = [ctx.ctx_items[ctx.ctx_indptr[c] : ctx.ctx_indptr[c + 1]].tolist() for c in np.flatnonzero(keep)]
-    kinds = ctx.kinds[keep].tolist()
-    return _ContextIndex.build(contexts, kinds, len(ctx.item_indptr) - 1)
-
-
-def _ranker_cases(
-    model: RecommendationModel, chosen: npt.NDArray[np.int64], p: ModelParams, step: _Steps
-) -> tuple[list[npt.NDArray[np.float64]], list[npt.NDArray[np.bool_]]]:
-    """Features and labels of the first stage's candidates for each case context (left out of its own evidence)."""
-    ctx = model._ctx
-    rows: list[npt.NDArray[np.float64]] = []
-    labels: list[npt.NDArray[np.bool_]] = []
-    for number, c in enumerate(chosen.tolist()):
-        if number % 250 == 0:
-            step("ranker", number, len(chosen))
-        items = ctx.ctx_items[ctx.ctx_indptr[c] : ctx.ctx_indptr[c + 1]]
-        half = math.ceil(len(items) / 2)
-        s = _Seeds(items[:half].astype(np.int32), np.ones(half, dtype=np.float32))
-        banned = model._disliked.copy()
-        banned[s.index] = True
-        parts = model._similar_parts(s, banned, exclude_ctx=c)
-        ranked = model._rank(parts, banned, novelty=0.0, breadth=p.rerank_candidates, similar=True)
-        top = model._top_positions(ranked)
-        if len(top):
-            rows.append(model._rerank_features(s, parts, ranked, top, c))
-            labels.append(np.isin(ranked.index[top], items[half:]))
-    return rows, labels
 
 
 def _contexts(signals: LibrarySignals, index: Mapping[int, int]) -> tuple[list[list[int]], list[int]]:
@@ -695,7 +570,6 @@ class RecommendationModel:
         plays: IntArray,
         last_played: npt.NDArray[np.int64],
         dislike: FloatArray,
-        ranker: Booster | None = None,
     ) -> None:
         self.params = params
         self._keys = keys
@@ -728,16 +602,6 @@ class RecommendationModel:
         self._candidates = self._for_user_candidates()
         self._in_playlists = self._incidence(_KIND_PLAYLIST)
         self._in_sessions = self._incidence(_KIND_SESSION)
-        self._in_contexts_cache: Csr | None = None
-        self._ranker = ranker
-
-    @property
-    def _in_contexts(self) -> Csr:
-        """Track × context matrix (playlists 1, sessions ``session_weight``), built when the ranker first needs it."""
-        if self._in_contexts_cache is None:
-            weight = np.float32(self.params.session_weight)
-            self._in_contexts_cache = as_csr(self._in_playlists + self._in_sessions * weight)
-        return self._in_contexts_cache
 
     def _incidence(self, kind: int) -> Csr:
         """Track × context 0/1 matrix restricted to one kind of context, for explaining co-occurrence."""
@@ -781,19 +645,13 @@ class RecommendationModel:
         n = len(seed_idx)
         weights = self.params.recency ** np.arange(n - 1, -1, -1, dtype=np.float64)
         s = _Seeds(np.asarray(seed_idx, dtype=np.int32), (weights / weights.max()).astype(np.float32))
+        parts = self._components(s, sessions=True)
         banned = self._banned(exclude, s.index)
-        parts = self._similar_parts(s, banned)
+        if self.params.expansion > 0:
+            parts = self._expanded(parts, s, banned)
         return self._answer(parts, s, banned, limit=limit, per_artist=per_artist, novelty=novelty, user=False)
 
-    def _similar_parts(self, s: _Seeds, banned: npt.NDArray[np.bool_], exclude_ctx: int = -1) -> _Parts:
-        """The first stage of ``similar``: every source's evidence, with query expansion; context ``exclude_ctx``
-        (-1: none) is left out of session-kNN, as if it were not in the library."""
-        parts = self._components(s, sessions=True, exclude_ctx=exclude_ctx)
-        if self.params.expansion > 0:
-            parts = self._expanded(parts, s, banned, exclude_ctx)
-        return parts
-
-    def _expanded(self, parts: _Parts, s: _Seeds, banned: npt.NDArray[np.bool_], exclude_ctx: int = -1) -> _Parts:
+    def _expanded(self, parts: _Parts, s: _Seeds, banned: npt.NDArray[np.bool_]) -> _Parts:
         """Re-score co-occurrence with the first pass's best tracks added as lighter seeds (pseudo-relevance).
 
         Only tracks the seeds actually co-occur with may join (popularity or tags alone would drift the query),
@@ -811,12 +669,12 @@ class RecommendationModel:
             np.concatenate([s.weight, np.full(len(extra), self.params.expansion_weight, dtype=np.float32)]),
         )
         sparse = dict(parts.sparse)
-        sparse["sessions"], knn = self._session_knn(grown, exclude_ctx)
+        sparse["sessions"] = self._session_knn(grown)
         if "embedding" in sparse:
             sparse["embedding"] = self._embedding_part(grown, sparse["sessions"])
         if "neighbours" in sparse:
             sparse["neighbours"] = _sum_rows(self._neighbours, grown)
-        return _Parts(sparse=sparse, tags=parts.tags, knn=knn)
+        return _Parts(sparse=sparse, tags=parts.tags)
 
     def for_user(
         self,
@@ -841,12 +699,11 @@ class RecommendationModel:
 
     # -- scoring ---------------------------------------------------------------------------------------------
 
-    def _components(self, s: _Seeds, *, sessions: bool, exclude_ctx: int = -1) -> _Parts:
+    def _components(self, s: _Seeds, *, sessions: bool) -> _Parts:
         """Each evidence source's raw scores: sparse for the seed-driven ones, dense for tags."""
         sparse: dict[str, _Part] = {}
-        knn: _Knn | None = None
         if sessions:
-            sparse["sessions"], knn = self._session_knn(s, exclude_ctx)
+            sparse["sessions"] = self._session_knn(s)
             if self.params.w_embedding > 0:
                 sparse["embedding"] = self._embedding_part(s, sparse["sessions"])
         if self._weights(similar=sessions)["neighbours"] > 0:
@@ -861,29 +718,22 @@ class RecommendationModel:
         if self.params.w_tags > 0 and self._tag_matrix.nnz:
             profile = _sum_rows(self._tag_matrix, s).dense(self._tag_matrix.shape[1])
             tags = np.asarray(self._tag_matrix @ profile, dtype=np.float64).ravel()
-        return _Parts(sparse=sparse, tags=tags, knn=knn)
+        return _Parts(sparse=sparse, tags=tags)
 
-    def _session_knn(self, s: _Seeds, exclude_ctx: int = -1) -> tuple[_Part, _Knn]:
-        """Score tracks by the playlists/sessions that share the most (recent) seeds, normalised by their length.
-
-        Context ``exclude_ctx`` (-1: none) never votes: the ranker's training cases are contexts of the library.
-        """
+    def _session_knn(self, s: _Seeds) -> _Part:
+        """Score tracks by the playlists/sessions that share the most (recent) seeds, normalised by their length."""
         ctx = self._ctx
         starts = ctx.item_indptr[s.index]
         counts = ctx.item_indptr[s.index + 1] - starts
         if counts.sum() == 0:
-            return _Part.empty(), _Knn.empty()
+            return _Part.empty()
         entries = _ranges(starts, counts)
         hit_ctx = ctx.item_ctx[entries]
         p = self.params
         seed_w = s.weight.astype(np.float64)
         if p.seed_idf:
             n_ctx = max(len(ctx.kinds), 1)
-            spread = counts
-            if exclude_ctx >= 0:
-                own = ctx.ctx_items[ctx.ctx_indptr[exclude_ctx] : ctx.ctx_indptr[exclude_ctx + 1]]
-                spread = counts - np.isin(s.index, own)
-            seed_w = seed_w * np.log1p(n_ctx / np.maximum(spread, 1)) ** p.seed_idf
+            seed_w = seed_w * np.log1p(n_ctx / np.maximum(counts, 1)) ** p.seed_idf
         hit_w = np.repeat(seed_w, counts)
         uniq, inverse = np.unique(hit_ctx, return_inverse=True)
         overlap = np.bincount(inverse, weights=hit_w)
@@ -891,18 +741,12 @@ class RecommendationModel:
         np.maximum.at(last_match, inverse, ctx.item_pos[entries])
         kind_weight = np.where(ctx.kinds[uniq] == _KIND_SESSION, p.session_weight, 1.0)
         sim = overlap * kind_weight / ctx.lengths[uniq] ** p.session_length_exponent
-        if exclude_ctx >= 0:
-            sim[uniq == exclude_ctx] = 0.0
         if p.session_power != 1.0:
             sim = sim**p.session_power
         k = p.session_neighbours
         if len(uniq) > k:
             top = np.argpartition(-sim, k - 1)[:k]
             uniq, sim, last_match = uniq[top], sim[top], last_match[top]
-        if exclude_ctx >= 0:
-            kept = uniq != exclude_ctx
-            uniq, sim, last_match = uniq[kept], sim[kept], last_match[kept]
-        knn = _Knn(uniq.astype(np.int64), sim.astype(np.float64), last_match)
         item_counts = ctx.ctx_indptr[uniq + 1] - ctx.ctx_indptr[uniq]
         entries = _ranges(ctx.ctx_indptr[uniq], item_counts)
         items = ctx.ctx_items[entries]
@@ -915,8 +759,8 @@ class RecommendationModel:
         if p.session_damping:
             # Divide by the track's own spread: a hit in every neighbour says less than a track they share alone.
             damped = part.value / np.maximum(ctx.item_weight[part.index], 1.0) ** p.session_damping
-            return _Part(part.index, damped.astype(np.float64, copy=False)), knn
-        return part, knn
+            return _Part(part.index, damped.astype(np.float64, copy=False))
+        return part
 
     def _embedding_part(self, s: _Seeds, candidates: _Part) -> _Part:
         """The candidates' cosine with the seeds' summed track vectors (negative = unrelated = 0)."""
@@ -947,14 +791,8 @@ class RecommendationModel:
         user: bool,
     ) -> list[Recommendation]:
         breadth = limit if per_artist is None else limit * 4
-        ranker = self._ranker if not user and self.params.rerank_candidates > 0 else None
         while True:
-            if ranker is not None:
-                pool = max(breadth, self.params.rerank_candidates)
-                ranked = self._rank(parts, banned, novelty=0.0, breadth=pool, similar=True)
-                ranked = self._reranked(ranker, ranked, parts, s, novelty)
-            else:
-                ranked = self._rank(parts, banned, novelty=novelty, breadth=breadth, similar=not user)
+            ranked = self._rank(parts, banned, novelty=novelty, breadth=breadth, similar=not user)
             artist_of = self._artist_of[ranked.index]
             chosen = _pick(ranked.total, limit, per_artist, artist_of)
             # The tracks outside the seed-driven candidates were cut to the best ``breadth``: widen if the
@@ -1015,143 +853,6 @@ class RecommendationModel:
             total *= 1.0 - 0.9 * novelty * self._familiarity[index]
         total[banned[index]] = 0.0
         return _Ranked(index=index, total=total, scale=scale, truncated=truncated)
-
-    # -- the second stage ------------------------------------------------------------------------------------
-
-    def _top_positions(self, ranked: _Ranked) -> npt.NDArray[np.int64]:
-        """Positions in ``ranked`` of the first stage's best ``rerank_candidates`` tracks (score > 0)."""
-        positive = np.flatnonzero(ranked.total > 0)
-        want = self.params.rerank_candidates
-        if len(positive) > want:
-            positive = positive[np.argpartition(-ranked.total[positive], want - 1)[:want]]
-        return positive.astype(np.int64)
-
-    def _reranked(self, ranker: Booster, ranked: _Ranked, parts: _Parts, s: _Seeds, novelty: float) -> _Ranked:
-        """The ranker's order over the first stage's best candidates, which all stay above every other track.
-
-        Scores: the ranker's probability for the re-ranked candidates; the rest keep the first stage's order,
-        scaled below them. Dislikes and ``novelty`` then act on both as in the first stage.
-        """
-        top = self._top_positions(ranked)
-        if not len(top):
-            return ranked
-        total = ranked.total.copy()
-        x = self._rerank_features(s, parts, ranked, top, -1)
-        prob = 1.0 / (1.0 + np.exp(-np.clip(ranker.predict(x), -30.0, 30.0)))
-        peak = float(total.max())
-        others = np.ones(len(total), dtype=bool)
-        others[top] = False
-        total[others] *= 0.5 * float(prob.min()) / peak
-        if self.params.dislike_strength > 0 and self._has_dislikes:
-            prob *= 1.0 - self.params.dislike_strength * self._dislike64[ranked.index[top]]
-        total[top] = prob
-        if novelty > 0:
-            total *= 1.0 - 0.9 * novelty * self._familiarity[ranked.index]
-        return _Ranked(index=ranked.index, total=total, scale=ranked.scale, truncated=ranked.truncated)
-
-    def _rerank_features(
-        self, s: _Seeds, parts: _Parts, ranked: _Ranked, top: npt.NDArray[np.int64], exclude_ctx: int
-    ) -> npt.NDArray[np.float64]:
-        """One row of :data:`RERANK_FEATURES` per candidate; ``exclude_ctx`` (-1: none) does not count as evidence."""
-        cand = ranked.index[top]
-        n_cand = len(cand)
-        ctx = self._ctx
-        total = ranked.total[top]
-        rank = np.empty(n_cand, dtype=np.float64)
-        rank[np.argsort(-total, kind="stable")] = np.arange(n_cand)
-        columns: dict[str, Vector] = {
-            "first_stage": total / max(float(total.max()), 1e-12),
-            "first_stage_rank": np.log1p(rank),
-        }
-        sessions = parts.sparse["sessions"].at(cand) if "sessions" in parts.sparse else np.zeros(n_cand)
-        columns["sessions"] = sessions / max(float(sessions.max(initial=0.0)), 1e-12)
-
-        seeds = s.index.astype(np.int64)
-        if self._embedding.shape[1]:
-            cand_vec = self._embedding[cand].astype(np.float64)
-            seed_vec = self._embedding[seeds].astype(np.float64)
-            cosine = cand_vec @ seed_vec.T
-            query = s.weight.astype(np.float64) @ seed_vec
-            columns["vector_query"] = cand_vec @ query / max(float(np.linalg.norm(query)), 1e-12)
-            columns["vector_max"] = cosine.max(axis=1)
-            columns["vector_mean"] = cosine.mean(axis=1)
-            columns["vector_last"] = cosine[:, -1]
-        else:
-            for name in ("vector_query", "vector_max", "vector_mean", "vector_last"):
-                columns[name] = np.zeros(n_cand)
-
-        # Where the candidates sit in session-kNN's neighbour contexts: how many hold them, how close those are,
-        # and whether they come after the last seed there (continuation is what the query asks for).
-        knn = parts.knn if parts.knn is not None else _Knn.empty()
-        in_neighbours = np.zeros(n_cand)
-        best_neighbour = np.zeros(n_cand)
-        after_vote = np.zeros(n_cand)
-        soon_vote = np.zeros(n_cand)
-        position = np.zeros(n_cand)
-        if len(knn.ctx):
-            counts = ctx.ctx_indptr[knn.ctx + 1] - ctx.ctx_indptr[knn.ctx]
-            entries = _ranges(ctx.ctx_indptr[knn.ctx], counts)
-            which = np.repeat(np.arange(len(knn.ctx)), counts)
-            pos = entries - ctx.ctx_indptr[knn.ctx][which]
-            order = np.argsort(cand)
-            items = ctx.ctx_items[entries].astype(np.int64)
-            loc = np.minimum(np.searchsorted(cand[order], items), n_cand - 1)
-            hit = cand[order][loc] == items
-            at = order[loc[hit]]
-            sim = knn.sim[which[hit]]
-            gap = pos[hit] - knn.last_match[which[hit]]
-            peak_sim = max(float(knn.sim.max()), 1e-12)
-            in_neighbours = np.bincount(at, minlength=n_cand).astype(np.float64)
-            np.maximum.at(best_neighbour, at, sim / peak_sim)
-            vote = np.maximum(np.bincount(at, weights=sim, minlength=n_cand), 1e-12)
-            after_vote = np.bincount(at, weights=sim * (gap > 0), minlength=n_cand) / vote
-            soon_vote = np.bincount(at, weights=sim * ((gap > 0) & (gap <= 3)), minlength=n_cand) / vote
-            relative = pos[hit] / np.maximum(counts[which[hit]] - 1, 1)
-            position = np.bincount(at, weights=relative, minlength=n_cand) / np.maximum(in_neighbours, 1.0)
-            in_neighbours /= len(knn.ctx)
-        columns.update(
-            in_neighbours=in_neighbours,
-            best_neighbour=best_neighbour,
-            after_seeds=after_vote,
-            soon_after_seeds=soon_vote,
-            position=position,
-        )
-
-        # Plain co-occurrence with the seeds, minus what the excluded context itself contributes.
-        co = np.asarray((self._in_contexts[seeds] @ self._in_contexts[cand].T).toarray(), dtype=np.float64)
-        pop_cand = ctx.item_weight[cand].astype(np.float64)
-        pop_seed = ctx.item_weight[seeds].astype(np.float64)
-        if exclude_ctx >= 0:
-            own = ctx.ctx_items[ctx.ctx_indptr[exclude_ctx] : ctx.ctx_indptr[exclude_ctx + 1]]
-            own_weight = self.params.session_weight if ctx.kinds[exclude_ctx] == _KIND_SESSION else 1.0
-            cand_own = np.isin(cand, own).astype(np.float64)
-            seed_own = np.isin(seeds, own).astype(np.float64)
-            co = np.maximum(co - own_weight * np.outer(seed_own, cand_own), 0.0)
-            pop_cand = np.maximum(pop_cand - own_weight * cand_own, 0.0)
-            pop_seed = np.maximum(pop_seed - own_weight * seed_own, 0.0)
-        norm = np.sqrt(np.maximum(pop_seed, 1.0))[:, np.newaxis] * np.sqrt(np.maximum(pop_cand, 1.0))[np.newaxis, :]
-        columns.update(
-            co_sum=np.log1p(co.sum(axis=0)),
-            co_seeds=(co > 0).mean(axis=0),
-            co_last=np.log1p(co[-1]),
-            co_last3=np.log1p(co[-3:].sum(axis=0)),
-            co_cosine=(co / norm).sum(axis=0),
-            popularity=np.log1p(pop_cand),
-        )
-
-        artist = self._artist_of
-        same = (artist[cand][:, np.newaxis] == artist[seeds][np.newaxis, :]) & (artist[cand] >= 0)[:, np.newaxis]
-        tags = parts.tags[cand] if parts.tags is not None else np.zeros(n_cand)
-        sonic = parts.sparse["sonic"].at(cand) if "sonic" in parts.sparse else np.zeros(n_cand)
-        columns.update(
-            same_artist=same.mean(axis=1),
-            same_artist_last=same[:, -1].astype(np.float64),
-            tags=tags / max(float(tags.max(initial=0.0)), 1e-12),
-            sonic=sonic / max(float(sonic.max(initial=0.0)), 1e-12),
-            query_size=np.full(n_cand, np.log(len(seeds))),
-            query_popularity=np.full(n_cand, float(np.log1p(pop_seed).mean())),
-        )
-        return np.column_stack([columns[name] for name in RERANK_FEATURES])
 
     def _weights(self, *, similar: bool) -> dict[str, float]:
         """Each source's weight in ``similar`` (seeds given) or ``for_user`` (the account's taste)."""
@@ -1322,7 +1023,6 @@ class RecommendationModel:
             "titles": self._titles,
             "artists": self._artists,
             "tag_names": self._tag_names,
-            "ranker_features": list(RERANK_FEATURES) if self._ranker is not None else None,
         }
         arrays: dict[str, npt.NDArray[np.generic]] = {
             "header": np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
@@ -1342,8 +1042,6 @@ class RecommendationModel:
             "dislike": self._dislike,
             "embedding": self._embedding,
         }
-        if self._ranker is not None:
-            arrays.update(self._ranker.arrays("ranker_"))
         for name, matrix in (("nb", self._neighbours), ("tag", self._tag_matrix), ("sonic", self._sonic)):
             arrays[f"{name}_indptr"] = matrix.indptr
             arrays[f"{name}_indices"] = matrix.indices
@@ -1435,13 +1133,6 @@ class RecommendationModel:
         neighbours, tag_matrix, sonic = matrix("nb"), matrix("tag"), matrix("sonic")
         if neighbours.shape != (n, n) or sonic.shape != (n, n) or tag_matrix.shape[0] != n:
             raise ValueError("a matrix does not match the track keys")
-        ranker: Booster | None = None
-        if header.get("ranker_features") is not None:
-            if header["ranker_features"] != list(RERANK_FEATURES):
-                raise ValueError("the ranker was trained on other features: rebuild the model")
-            ranker = Booster.from_arrays(arrays, "ranker_")
-            if ranker.n_features != len(RERANK_FEATURES):
-                raise ValueError("the ranker does not match its feature list")
         return cls(
             params=params,
             keys=keys,
@@ -1460,7 +1151,6 @@ class RecommendationModel:
             plays=vectors["plays"].astype(np.int32),
             last_played=vectors["last_played"].astype(np.int64),
             dislike=vectors["dislike"].astype(np.float32),
-            ranker=ranker,
         )
 
 
