@@ -56,7 +56,11 @@ def request_token() -> str | None:
 
     Raises :class:`InvalidAuthorization` (401) when the header is present but not ``Bearer <token>``.
     """
-    header = request.headers.get("Authorization")
+    return bearer_token(request.headers.get("Authorization"))
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization`` header's value, ``None`` without one; as :func:`request_token`."""
     if header is None:
         return None
     scheme, _, token = header.strip().partition(" ")

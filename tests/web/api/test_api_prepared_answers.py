@@ -1,4 +1,4 @@
-"""Answers given before Flask (health, repeated top-rated) are exactly Flask's, under the same guard, never stale.
+"""Answers given before Flask (health, top-rated) are exactly Flask's, under the same guard, never stale.
 
 Also the parts top-rated answers are assembled from: the keys-only index walk, the tracks read by key, and the
 kept JSON of each track, checked byte for byte against a full render of the plain query's rows.
@@ -139,9 +139,47 @@ def test_repeated_top_rated_is_prepared_and_is_what_flask_answers(app: Flask) ->
     assert prepared_top_rated(app, environ(TOP, query)) == first[2]
     assert answer(client, f"{TOP}?{query}", Origin=WEB_APP) == first
     assert answer(flask_only(app), f"{TOP}?{query}", Origin=WEB_APP) == first
-    # Another spelling of the same query is another key: answered by Flask, then prepared as well.
-    assert prepared_top_rated(app, environ(TOP, "min_rating=4&limit=7")) is None
+    # Another spelling of the same query: assembled from what the view kept, the same bytes.
+    assert prepared_top_rated(app, environ(TOP, "min_rating=4&limit=7")) == first[2]
     assert client.get(f"{TOP}?min_rating=4&limit=7").get_data() == first[2]
+
+
+def test_new_queries_are_assembled_before_flask_as_flask_answers_them(app: Flask) -> None:
+    client = indexed(app.test_client())
+    assert client.get(f"{TOP}?limit=500").status_code == 200  # the view keeps the ranking and every track's JSON
+    queries = ["limit=20&min_rating=3.5", "min_rating=7", "limit=1", "", "limit=500&min_rating=0.001", "limit=9&x=1"]
+    queries += ["limit=5&limit=8", "min_rating=10", "limit=%33", "min_rating=2.50"]
+    for query in queries:
+        body = prepared_top_rated(app, environ(TOP, query, Origin=WEB_APP))
+        assert body is not None, query
+        flask = answer(flask_only(app), f"{TOP}?{query}", Origin=WEB_APP)
+        assert flask[0] == 200
+        assert body == flask[2], query
+        assert answer(client, f"{TOP}?{query}", Origin=WEB_APP) == flask
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=abc", "min_rating=-1", "min_rating=10.5", "limit="])
+def test_queries_the_view_refuses_are_left_to_it(app: Flask, query: str) -> None:
+    client = indexed(app.test_client())
+    assert client.get(f"{TOP}?limit=500").status_code == 200
+    assert prepared_top_rated(app, environ(TOP, query)) is None
+    refused = client.get(f"{TOP}?{query}")
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["code"] == "validation_error"
+
+
+def test_nothing_is_assembled_without_every_part_kept(app: Flask) -> None:
+    alice = {"Authorization": f"Bearer {ALICE}"}
+    client = indexed(indexed(app.test_client()), **alice)
+    assert client.get(f"{TOP}?limit=10").status_code == 200
+    # The admin's top 10 tracks are kept, not the 11th; nothing at all for Alice, nor for a token never served.
+    assert prepared_top_rated(app, environ(TOP, "limit=10&min_rating=0.5")) is not None
+    assert prepared_top_rated(app, environ(TOP, "limit=11")) is None
+    assert prepared_top_rated(app, environ(TOP, "limit=3", **alice)) is None
+    assert prepared_top_rated(app, environ(TOP, "limit=3", Authorization="Bearer someone-else")) is None
+    assert prepared_top_rated(app, environ(TOP, "limit=3", Authorization="Basic abc")) is None
+    alice_body = client.get(f"{TOP}?limit=10", headers=alice).get_data()
+    assert prepared_top_rated(app, environ(TOP, "limit=10&min_rating=0", **alice)) == alice_body
 
 
 def test_prepared_top_rated_is_dropped_by_a_rating(app: Flask) -> None:

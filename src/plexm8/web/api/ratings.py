@@ -10,18 +10,24 @@ from typing import TYPE_CHECKING, Self
 
 from flask import Blueprint, Flask, current_app, request
 from pydantic import Field, field_validator, model_validator
+from pydantic import ValidationError as ModelValidationError
+from werkzeug.wrappers import Request
 
 from plexm8.core.accounts import account_key
 from plexm8.core.ratings import MAX_RATING, MAX_STARS, Rating
 from plexm8.core.tracks import TrackView
+from plexm8.errors import InvalidAuthorization
 from plexm8.services.ratings import rate_track, top_rated
 from plexm8.web.api.models import TrackOut
-from plexm8.web.api.spec import ApiModel, QueryParams, Rendered, RequestBody, api_route, render
-from plexm8.web.context import current_account
+from plexm8.web.api.spec import ApiModel, QueryParams, Rendered, RequestBody, api_route, parse_query_args, render
+from plexm8.web.context import bearer_token, current_account
 from plexm8.web.extension import get_services, services_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
+
+    from plexm8.bootstrap import Services
+    from plexm8.core.models import ServerIdentity
 
 __all__ = [
     "TOP_RATED_PATH",
@@ -211,10 +217,7 @@ def top(*, query: TopRatedQuery) -> Rendered:
         cache.tracks.clear()
     cache.tracks.update(((account, rating_key), part) for rating_key, part in made.items())
     body = [part if part is not None else made[rating_key] for rating_key, part in zip(keys, parts, strict=True)]
-    envelope = render(TopRated(items=[], limit=query.limit, min_rating=query.min_rating)).body
-    if not envelope.startswith(_ITEMS_OPEN):
-        raise RuntimeError("TopRated no longer serialises 'items' first")
-    answer = Rendered(model=TopRated, body=b"".join((_ITEMS_OPEN, b",".join(body), envelope[len(_ITEMS_OPEN) :])))
+    answer = Rendered(model=TopRated, body=_assembled(body, query))
     if len(cache.answers) >= TOP_RATED_CACHE_SIZE:
         cache.answers.clear()
     cache.answers[key] = answer
@@ -238,23 +241,74 @@ def _prepare(cache: _TopRatedCache, account: str, token: str, answer: Rendered) 
     cache.prepared[raw] = (identity.machine_identifier, answer.body)
 
 
-def prepared_top_rated(app: Flask, environ: WSGIEnvironment) -> bytes | None:
-    """The top-rated body a request with these exact inputs got in this index generation, else ``None``.
+def _assembled(parts: Iterable[bytes], query: TopRatedQuery) -> bytes:
+    """The answer's JSON from its tracks' JSON: byte for byte what rendering the whole TopRated gives (tested)."""
+    envelope = render(TopRated(items=[], limit=query.limit, min_rating=query.min_rating)).body
+    if not envelope.startswith(_ITEMS_OPEN):
+        raise RuntimeError("TopRated no longer serialises 'items' first")
+    return b"".join((_ITEMS_OPEN, b",".join(parts), envelope[len(_ITEMS_OPEN) :]))
 
-    For :class:`~plexm8.web.prepared.PreparedAnswers`: a request the view has not answered yet, or whose
-    answer may have changed since (a commit moved the generation on, the server is another one), goes to Flask.
+
+def prepared_top_rated(app: Flask, environ: WSGIEnvironment) -> bytes | None:
+    """The top-rated body for this request when it can be given without the view, else ``None``.
+
+    For :class:`~plexm8.web.prepared.PreparedAnswers`: the body a request with these exact inputs got in this
+    index generation, or, for inputs not seen yet, one assembled from what the view keeps (the account's ranking
+    and every listed track's JSON). Anything else goes to Flask: a query the view must validate (and perhaps
+    refuse), an account or tracks nothing is kept for yet, or an answer that may have changed (a commit moved the
+    generation on, the server is another one).
     """
     cache = app.extensions.get(_TOP_RATED_CACHE_KEY)
     if not isinstance(cache, _TopRatedCache):
         return None
-    kept = cache.prepared.get((environ.get("HTTP_AUTHORIZATION"), environ.get("QUERY_STRING", "")))
-    if kept is None:
-        return None
+    raw = (environ.get("HTTP_AUTHORIZATION"), environ.get("QUERY_STRING", ""))
     services = services_of(app)
     identity = services.monitor.status().identity
-    if identity is None or identity.machine_identifier != kept[0] or services.queries.generation() != cache.generation:
+    if identity is None:
         return None
-    return kept[1]
+    kept = cache.prepared.get(raw)
+    if kept is not None and identity.machine_identifier != kept[0]:
+        return None
+    if services.queries.generation() != cache.generation:
+        return None
+    if kept is not None:
+        return kept[1]
+    body = _assembled_from_kept(cache, environ, raw[0], services, identity)
+    if body is not None:
+        if len(cache.prepared) >= TOP_RATED_CACHE_SIZE:
+            cache.prepared.clear()
+        cache.prepared[raw] = (identity.machine_identifier, body)
+    return body
+
+
+def _assembled_from_kept(
+    cache: _TopRatedCache, environ: WSGIEnvironment, header: str | None, services: Services, identity: ServerIdentity
+) -> bytes | None:
+    """A new query's answer from the kept ranking and track JSON, as the view would make it; ``None`` if not all kept.
+
+    The token and the query are read as the view reads them (the same parser, the same model); any doubt (a header
+    or query the view would refuse) leaves the request to the view, which answers or refuses it itself.
+    """
+    try:
+        token = bearer_token(header) if header is not None else services.settings.plex_token
+        query = parse_query_args(TopRatedQuery, Request(environ).args)
+    except (InvalidAuthorization, ModelValidationError):
+        return None
+    if not token:
+        return None
+    # The account the view would act as: account_for() keys the token with the server's machine identifier, which
+    # is the monitor's (the prepared answers above rely on the same, and a ranking exists only for a served key).
+    account = account_key(identity.machine_identifier, token)
+    ranking = cache.rankings.get(account)
+    if ranking is None:
+        return None
+    parts = []
+    for rating_key in ranking.top(query.limit, query.min_rating):
+        part = cache.tracks.get((account, rating_key))
+        if part is None:
+            return None
+        parts.append(part)
+    return _assembled(parts, query)
 
 
 def _rendered(views: Iterable[TrackView]) -> Iterator[tuple[TrackView, TrackOut]]:

@@ -47,6 +47,7 @@ from flask import Blueprint, Flask, Response, request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as ModelValidationError
 from pydantic.json_schema import models_json_schema
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from plexm8 import __version__
@@ -252,17 +253,28 @@ def _json_kind(value: object) -> str:
     return "a number"
 
 
+_Q = TypeVar("_Q", bound="QueryParams")
+
+
 def _parse_query(model: type[QueryParams]) -> QueryParams:
+    try:
+        return parse_query_args(model, request.args)
+    except ModelValidationError as exc:
+        raise _validation_error(exc, where="query") from None
+
+
+def parse_query_args(model: type[_Q], args: MultiDict[str, str]) -> _Q:
+    """``model`` from a request's parsed query string, as every view gets it; raises pydantic's ValidationError.
+
+    Only the model's fields are read (others are ignored), a list field takes every value, any other the first.
+    """
     data: dict[str, object] = {}
     for name, field in model.model_fields.items():
         key = field.alias or name
-        if key not in request.args:
+        if key not in args:
             continue
-        data[key] = request.args.getlist(key) if _is_list(field.annotation) else request.args.get(key)
-    try:
-        return model.model_validate(data)
-    except ModelValidationError as exc:
-        raise _validation_error(exc, where="query") from None
+        data[key] = args.getlist(key) if _is_list(field.annotation) else args.get(key)
+    return model.model_validate(data)
 
 
 def _is_list(annotation: object) -> bool:
