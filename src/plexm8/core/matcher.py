@@ -103,6 +103,7 @@ class MatchCatalog:
         self._folded_paths: dict[str, list[int]] | None = None
         self._names: dict[str, list[tuple[int, str]]] | None = None
         self._stems: dict[str, dict[str, list[int]]] | None = None
+        self._title_stems: dict[str, str] = {}
         self._artists: dict[str, list[int]] | None = None
 
     def __len__(self) -> int:
@@ -173,7 +174,15 @@ class MatchCatalog:
             by_name = stems.setdefault(stem, {})
             for name in names:
                 by_name.setdefault(name, []).append(pos)
-        self._stems, self._artists = stems, artists
+        self._stems, self._artists, self._title_stems = stems, artists, stem_of
+
+    def title_stem_at(self, pos: int) -> str:
+        """:func:`~plexm8.core.normalize.title_stem` of the title of the track at ``pos`` (kept per distinct title)."""
+        if self._stems is None:
+            self._build_names()
+        title = self.tracks[pos].title
+        stem = self._title_stems.get(title)
+        return stem if stem is not None else title_stem(title)
 
     def by_stem(self, stem: str, names: Iterable[str] | None = None) -> list[int]:
         """Positions of the tracks whose title has this stem (see :func:`~plexm8.core.normalize.title_stem`).
@@ -300,7 +309,7 @@ def suggest_path_mappings(
         parts = path.split("/")
         want = title_stem(source.title) if source.title else None
         for pos, plex_path in hits:
-            if want is not None and title_stem(catalog.tracks[pos].title) != want:
+            if want is not None and catalog.title_stem_at(pos) != want:
                 continue
             plex_parts = plex_path.split("/")
             shared = _common_suffix(parts, plex_parts, folded)
@@ -620,7 +629,7 @@ def _by_path(source: SourceTrack, catalog: MatchCatalog, mappings: Sequence[_Pre
     if len(keys) > 1:
         return ReviewItem(source, keys, tuple(0.5 for _ in keys), f"{len(keys)} Plex tracks share this file path")
     track = catalog.tracks[hits[0]]
-    if source.title and source.title != track.title and title_stem(source.title) != title_stem(track.title):
+    if source.title and source.title != track.title and title_stem(source.title) != catalog.title_stem_at(hits[0]):
         same_artist = (
             _artist_level(_source_artists(source), track) > 0 if (source.artist or source.album_artist) else True
         )
