@@ -6,14 +6,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from plexm8.core.ports import RatingSource, TagScanCache
 from plexm8.errors import SourceFormatError
 from plexm8.importers.background import ReadAhead
 from plexm8.importers.files import MAX_SOURCE_BYTES
 from plexm8.importers.foobar import FoobarExport
 from plexm8.importers.itunes import ItunesLibrary
-from plexm8.importers.tags import TagFolder
+
+if TYPE_CHECKING:
+    from plexm8.core.ports import RatingSource, TagScanCache
 
 __all__ = ["SOURCE_KINDS", "open_source"]
 
@@ -46,5 +48,8 @@ def open_source(
         source = FoobarExport(path, max_bytes=max_bytes)
         return ReadAhead(source) if read_ahead else source
     if kind == "tags":
+        # Imported here: mutagen is not needed to read an export file, nor by the read-ahead worker that does.
+        from plexm8.importers.tags import TagFolder
+
         return TagFolder(path, cache=tag_cache)
     raise SourceFormatError(path.name, f"unknown source kind {kind!r}: use one of {', '.join(SOURCE_KINDS)}")

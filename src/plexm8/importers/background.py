@@ -15,6 +15,7 @@ reports and error messages are those of an ordinary read.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import pickle
 import queue
@@ -23,18 +24,28 @@ import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from operator import attrgetter
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from plexm8.core.ports import RatingSource
 from plexm8.core.ratings import Rating
 from plexm8.core.sources import RatingScale, SourceRating, SourceReport, SourceTrack
 from plexm8.errors import SourceFormatError
+
+if TYPE_CHECKING:
+    from plexm8.core.ports import RatingSource
 
 __all__ = ["ReadAhead"]
 
 _FIELDS: Final = tuple(f.name for f in fields(SourceTrack))
 _RATING_FIELDS: Final = frozenset({"rating", "album_rating"})
 _ROW: Final = attrgetter(*_FIELDS)
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+#: The pipe buffer asked for (Linux's default ceiling for unprivileged processes, /proc/sys/fs/pipe-max-size).
+_PIPE_BYTES: Final = 1 << 20
 
 #: Tracks per batch the worker sends: small enough to overlap with its reading, big enough to pickle efficiently.
 BATCH: Final = 4096
@@ -56,6 +67,7 @@ class ReadAhead:
         self._used = False
         context = multiprocessing.get_context("spawn")
         receiver, sender = context.Pipe(duplex=False)
+        _widen(receiver)
         self._receiver = receiver
         self._inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._process: multiprocessing.process.BaseProcess | None = None
@@ -117,6 +129,20 @@ class ReadAhead:
                     return None
         finally:
             self.close()
+
+
+def _widen(receiver: Any) -> None:
+    """Give the pipe a 1 MiB buffer where the system allows it (Linux), instead of 64 KiB.
+
+    The draining thread needs the GIL after every read, and the caller's thread, busy loading the catalog, gives
+    it up only every few milliseconds: with 64 KiB per read the worker spent about a second of a 50,000-track
+    export blocked on a full pipe. Where the buffer cannot grow, batches still arrive, only later.
+    """
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is None:
+        return
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(receiver.fileno(), set_size, _PIPE_BYTES)
 
 
 def _drain(receiver: Any, inbox: queue.SimpleQueue[bytes | None]) -> None:
