@@ -66,4 +66,3 @@ def test_configuring_twice_does_not_duplicate_lines(capsys: pytest.CaptureFixtur
     finally:
         logging.getLogger().removeHandler(handler)
     assert capsys.readouterr().err.count("once") == 1
-
