@@ -119,38 +119,46 @@ class MatchCatalog:
 
     def by_folded_path(self, folded: str) -> list[int]:
         """Positions of the tracks with a file at this path, compared case-folded."""
-        if self._folded_paths is None:
-            folded_paths: dict[str, list[int]] = {}
-            for path, positions in self._paths.items():
-                key = path.casefold()  # path_key(), inlined: this runs once per file of the library
-                entry = folded_paths.get(key)
-                if entry is None:
-                    folded_paths[key] = list(positions)
-                else:
-                    entry.extend(positions)
-            self._folded_paths = folded_paths
-        return self._folded_paths.get(folded, [])
+        folded_paths = self._folded_paths if self._folded_paths is not None else self._build_folded_paths()
+        return folded_paths.get(folded, [])
 
     def by_file_name(self, name: str) -> list[tuple[int, str]]:
         """``(position, path)`` of every file whose case-folded last component is ``name`` (case-folded)."""
-        if self._names is None:
-            names: dict[str, list[tuple[int, str]]] = {}
-            for path, positions in self._paths.items():
-                key = path.rpartition("/")[2].casefold()
-                entry = names.get(key)
-                if entry is None:
-                    entry = names[key] = []
-                for pos in positions:
-                    entry.append((pos, path))
-            self._names = names
-        return self._names.get(name, [])
+        names = self._names if self._names is not None else self._build_file_names()
+        return names.get(name, [])
 
     def build_lookups(self) -> None:
         """Build every lookup now rather than on first use: while a source is read elsewhere, this time is free."""
-        self.by_folded_path("")
-        self.by_file_name("")
+        if self._folded_paths is None:
+            self._build_folded_paths()
+        if self._names is None:
+            self._build_file_names()
         if self._stems is None:
             self._build_names()
+
+    def _build_folded_paths(self) -> dict[str, list[int]]:
+        folded_paths: dict[str, list[int]] = {}
+        for path, positions in self._paths.items():
+            key = path.casefold()  # path_key(), inlined: this runs once per file of the library
+            entry = folded_paths.get(key)
+            if entry is None:
+                folded_paths[key] = list(positions)
+            else:
+                entry.extend(positions)
+        self._folded_paths = folded_paths
+        return folded_paths
+
+    def _build_file_names(self) -> dict[str, list[tuple[int, str]]]:
+        names: dict[str, list[tuple[int, str]]] = {}
+        for path, positions in self._paths.items():
+            key = path.rpartition("/")[2].casefold()
+            entry = names.get(key)
+            if entry is None:
+                entry = names[key] = []
+            for pos in positions:
+                entry.append((pos, path))
+        self._names = names
+        return names
 
     def _build_names(self) -> None:
         stems: dict[str, dict[str, list[int]]] = {}
