@@ -68,7 +68,6 @@ class ReadAhead:
         context = multiprocessing.get_context("spawn")
         receiver, sender = context.Pipe(duplex=False)
         _widen(receiver)
-        self._receiver = receiver
         self._inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._process: multiprocessing.process.BaseProcess | None = None
         try:
