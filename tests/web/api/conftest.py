@@ -1,13 +1,16 @@
 """The live stack the API tests run on: plexsim over loopback HTTP, real services on a real SQLite file, the app.
 
 A module changes what plexsim serves by overriding ``plex_library``, and the settings by overriding
-``plex_environ``; ``sim``, ``services`` and ``client`` then follow.
+``plex_environ``; ``sim``, ``services`` and ``client`` then follow. Also the small checks several modules share.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from flask.testing import FlaskClient
@@ -48,3 +51,23 @@ def services(sim: RunningServer, plex_environ: dict[str, str], tmp_path: Path) -
 @pytest.fixture
 def client(services: Services) -> FlaskClient:
     return create_app(services=services).test_client()
+
+
+def body(response: Any, status: int) -> dict[str, Any]:
+    """The JSON body of ``response``, once its status is ``status``."""
+    assert response.status_code == status, response.get_json()
+    data: dict[str, Any] = response.get_json()
+    return data
+
+
+def error(response: Any, status: int, code: str) -> str:
+    """The error message of ``response``, once its status is ``status`` and its error code ``code``."""
+    data = body(response, status)
+    assert data["error"]["code"] == code, data
+    message: str = data["error"]["message"]
+    return message
+
+
+def rate_writes(sim: RunningServer) -> Counter[int]:
+    """How many times plexsim was asked to rate each rating key (``PUT /:/rate``)."""
+    return Counter(int(parse_qs(r.query)["key"][0]) for r in sim.knobs.log if r.path == "/:/rate" and r.method == "PUT")

@@ -17,18 +17,14 @@ from plexsim.generate import ADMIN_TOKEN, generate_library
 from plexsim.library import Library
 from plexsim.server import RunningServer
 
+from .conftest import body
+
 DEADLINE_S = 30.0
 
 
 @pytest.fixture
 def plex_library() -> Library:
     return generate_library(tracks=120, seed=2)
-
-
-def body(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_json()
-    data: dict[str, Any] = response.get_json()
-    return data
 
 
 def stoppable(started: threading.Event) -> Any:

@@ -17,6 +17,8 @@ from plexsim.generate import ADMIN_TOKEN, generate_library
 from plexsim.library import Library
 from plexsim.server import RunningServer
 
+from .conftest import body
+
 ALICE = "plexsim-alice-token"
 DEADLINE_S = 30.0
 
@@ -29,12 +31,6 @@ def library() -> Library:
 @pytest.fixture
 def plex_library(library: Library) -> Library:
     return library
-
-
-def body(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_json()
-    data: dict[str, Any] = response.get_json()
-    return data
 
 
 def rated_tracks(sim: RunningServer, name: str) -> int:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 from flask.testing import FlaskClient
@@ -21,6 +19,8 @@ from plexsim.exports import HardCaseSet, Perturbations, build_hard_case_set, wri
 from plexsim.generate import ADMIN_TOKEN, account_token, generate_library
 from plexsim.library import Library
 from plexsim.server import RunningServer
+
+from .conftest import body, error, rate_writes
 
 DEADLINE_S = 30.0
 ALICE = account_token("alice", 2)
@@ -57,23 +57,6 @@ def export(hard_cases: HardCaseSet, tmp_path: Path) -> bytes:
     path = tmp_path / "export.xml"
     write_itunes_xml(tracks, path)
     return path.read_bytes()
-
-
-def body(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_json()
-    data: dict[str, Any] = response.get_json()
-    return data
-
-
-def error(response: Any, status: int, code: str) -> str:
-    data = body(response, status)
-    assert data["error"]["code"] == code, data
-    message: str = data["error"]["message"]
-    return message
-
-
-def rate_writes(sim: RunningServer) -> Counter[int]:
-    return Counter(int(parse_qs(r.query)["key"][0]) for r in sim.knobs.log if r.path == "/:/rate" and r.method == "PUT")
 
 
 def ratings(sim: RunningServer, token: str = ADMIN_TOKEN) -> dict[int, float]:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 from flask.testing import FlaskClient
@@ -19,6 +17,8 @@ from plexsim.exports import HardCaseSet, Perturbations, build_hard_case_set, wri
 from plexsim.generate import ADMIN_TOKEN, account_token, generate_library
 from plexsim.library import Library
 from plexsim.server import RunningServer
+
+from .conftest import body, error, rate_writes
 
 DEADLINE_S = 30.0
 ALICE = account_token("alice", 2)
@@ -51,23 +51,6 @@ def import_dir(tmp_path: Path, hard_cases: HardCaseSet) -> Path:
 @pytest.fixture
 def plex_environ(import_dir: Path) -> dict[str, str]:
     return {"INDEX_REFRESH_INTERVAL": "0", "SYNC_IMPORT_DIR": str(import_dir)}
-
-
-def body(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_json()
-    data: dict[str, Any] = response.get_json()
-    return data
-
-
-def error(response: Any, status: int, code: str) -> str:
-    data = body(response, status)
-    assert data["error"]["code"] == code, data
-    message: str = data["error"]["message"]
-    return message
-
-
-def rate_writes(sim: RunningServer) -> Counter[int]:
-    return Counter(int(parse_qs(r.query)["key"][0]) for r in sim.knobs.log if r.path == "/:/rate" and r.method == "PUT")
 
 
 def admin_ratings(sim: RunningServer) -> dict[int, float]:
