@@ -127,7 +127,8 @@ def measure(export: Path, database: Path, mode: str) -> dict[str, Any]:
     """In a fresh process: parse + load + match with this process's peak RSS (and its read-ahead worker's).
 
     ``product`` is the sync's own path (``match_export`` in bootstrap): the export read ahead in a worker process
-    while the catalog loads and its lookups are built, then matched (``services.matching.match_source``).
+    while the catalog loads and its lookups are built, then each track matched as it arrives
+    (``services.matching.match_source``).
     ``stages`` reads, loads and matches one after the other in this process and times each stage.
     """
     rss_start = peak_rss_mb()

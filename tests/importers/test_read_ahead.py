@@ -136,3 +136,20 @@ def test_a_library_of_several_batches_arrives_whole_and_in_order(write_library: 
     assert len(tracks) == count
     assert tracks == expected
     assert source.report == report
+
+
+def test_a_worker_dying_part_way_leaves_no_track_missing_or_twice(write_library: WriteLibrary) -> None:
+    # The caller works on the first batch while the worker reads on; the worker is killed then (well before its
+    # fourth batch), and the rest is read here, skipping the tracks the worker already gave.
+    count = 4 * BATCH
+    path = write_library([{"Name": f"Song {n}", "Location": f"file:///m/{n}.mp3"} for n in range(count)])
+    expected, report = _tracks_here(path)
+    source = open_source("itunes", path, read_ahead=True)
+    tracks = source.tracks()
+    first = next(tracks)
+    for worker in multiprocessing.active_children():
+        if worker.name == "plexm8-read-ahead":
+            worker.kill()
+            worker.join(timeout=10)
+    assert [first, *tracks] == expected
+    assert source.report == report

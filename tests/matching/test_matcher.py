@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import itertools
 
-from plexm8.core.matcher import CatalogTrack, MatchCatalog, match_tracks, memory_key, suggest_path_mappings
+from plexm8.core.matcher import (
+    SUGGEST_AFTER,
+    CatalogTrack,
+    MatchCatalog,
+    match_tracks,
+    memory_key,
+    suggest_path_mappings,
+)
 from plexm8.core.matching import MatchMethod, PathMapping
 from plexm8.core.sources import SourceTrack
 
@@ -247,3 +254,24 @@ def test_the_first_lookup_of_each_lazy_index_finds_what_it_asks_for() -> None:
     assert catalog.by_folded_path(first.upper().casefold()) == [0]
     assert catalog.by_stem("song 2") == [1]
     assert catalog.by_artist("pilots") == [0, 1, 2]
+
+
+def test_a_second_folder_further_down_the_export_is_mapped_and_matched_by_path() -> None:
+    # The mappings suggested from the first SUGGEST_AFTER tracks lack the second folder: the whole source is matched
+    # again through the mappings suggested from all of it.
+    first, more = SUGGEST_AFTER, 900
+    tracks, sources = [], []
+    for i in range(first + more):
+        title, artist = f"Song {i}", f"Artist {i // 10}"
+        plex_root, source_root = ("/data/music", "C:/Music") if i < first else ("/data/more", "E:/More")
+        tail = f"{artist}/Album/{i % 10 + 1:02d} - {title}.flac"
+        tracks.append(plex(i + 1, title, artist, "Album", number=i % 10 + 1, path=f"{plex_root}/{tail}"))
+        sources.append(src(title, artist, "Album", number=i % 10 + 1, location=f"{source_root}/{tail}"))
+    catalog = MatchCatalog(tracks)
+    assert suggest_path_mappings(sources[:first], catalog) == [PathMapping("C:/Music", "/data/music")]
+    outcome = match_tracks(sources, catalog)
+    assert outcome.path_mappings == [PathMapping("C:/Music", "/data/music"), PathMapping("E:/More", "/data/more")]
+    assert len(outcome.matched) == first + more
+    assert {m.method for m in outcome.matched} == {MatchMethod.PATH}
+    assert [m.rating_key for m in outcome.matched] == list(range(1, first + more + 1))
+    assert outcome.review == [] and outcome.unmatched == []

@@ -38,9 +38,11 @@ __all__ = [
     "DURATION_TOLERANCE_MS",
     "FUZZY_ACCEPT",
     "FUZZY_REVIEW",
+    "SUGGEST_AFTER",
     "CatalogTrack",
     "MatchCatalog",
     "MatchCatalogStore",
+    "MatchRun",
     "match_tracks",
     "memory_key",
     "suggest_path_mappings",
@@ -649,6 +651,100 @@ def _by_path(source: SourceTrack, catalog: MatchCatalog, mappings: Sequence[_Pre
     return Match(source, track.rating_key, MatchMethod.PATH, 1.0 if how == "file path" else 0.99, how)
 
 
+#: Source tracks :class:`MatchRun` collects before it suggests path mappings from them (when the user gave none):
+#: :func:`suggest_path_mappings` reads up to this many anyway.
+SUGGEST_AFTER = 4096
+
+
+class MatchRun:
+    """Matches source tracks one by one as they arrive, with the same outcome as matching them all at once.
+
+    A sync reads its export in a worker process while this process matches what has arrived, so matching overlaps
+    the read. Path mappings are the one thing that depends on every track: when the user gave none, they are first
+    suggested from the first :data:`SUGGEST_AFTER` tracks (provisional), and :meth:`finish` suggests them again
+    from the whole source, exactly as :func:`match_tracks` documents. When the two differ (a second music folder
+    that only appears further down the export), every track goes through the ladder again with the final ones:
+    each rung's answer for a track depends only on the track, the catalog and the mappings, so the outcome is
+    always that of the final mappings.
+    """
+
+    def __init__(
+        self,
+        catalog: MatchCatalog,
+        *,
+        path_mappings: Sequence[PathMapping] | None = None,
+        remembered: Mapping[str, int] | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._given = list(path_mappings) if path_mappings is not None else None
+        self._memory = remembered or {}
+        self._sources: list[SourceTrack] = []
+        self._mappings: list[PathMapping] | None = self._given
+        self._prefixes: list[_Prefix] = _prefixes(self._given) if self._given is not None else []
+        self._matched: list[Match] = []
+        self._review: list[ReviewItem] = []
+        self._unmatched: list[SourceTrack] = []
+
+    def add(self, source: SourceTrack) -> None:
+        """Take the next source track (matched now, or once the provisional mappings are known)."""
+        self._sources.append(source)
+        if self._mappings is not None:
+            self._ladder(source)
+        elif len(self._sources) == SUGGEST_AFTER:
+            self._use(suggest_path_mappings(self._sources, self._catalog))
+
+    def finish(self) -> MatchOutcome:
+        """The outcome for every track added; matches colliding on one Plex track go to review."""
+        outcome = MatchOutcome()
+        if self._given is None:
+            final = suggest_path_mappings(self._sources, self._catalog)
+            if final != self._mappings:
+                self._use(final)
+            outcome.suggested_mappings = True
+        assert self._mappings is not None
+        outcome.path_mappings = list(self._mappings)
+        outcome.review, outcome.unmatched = self._review, self._unmatched
+        _one_to_one(self._matched, outcome)
+        return outcome
+
+    def _use(self, mappings: list[PathMapping]) -> None:
+        """Match every track so far through ``mappings`` (forgetting what other mappings decided)."""
+        self._mappings, self._prefixes = mappings, _prefixes(mappings)
+        self._matched, self._review, self._unmatched = [], [], []
+        for source in self._sources:
+            self._ladder(source)
+
+    def _ladder(self, source: SourceTrack) -> None:
+        catalog, memory = self._catalog, self._memory
+        key = memory_key(source) if memory else None
+        remembered_key = memory.get(key) if key else None
+        if remembered_key is not None and catalog.position(remembered_key) is not None:
+            self._matched.append(
+                Match(source, remembered_key, MatchMethod.REMEMBERED, 1.0, "remembered from an earlier sync")
+            )
+            return
+        if source.location:
+            found = _by_path(source, catalog, self._prefixes)
+            if isinstance(found, Match):
+                self._matched.append(found)
+                return
+            if isinstance(found, ReviewItem):
+                self._review.append(found)
+                return
+        if not source.title:
+            self._unmatched.append(source)
+            return
+        decision, near = _strict(source, catalog)
+        if decision is None:
+            decision = _fuzzy(source, catalog, near)
+        if decision.match is not None:
+            self._matched.append(decision.match)
+        elif decision.review is not None:
+            self._review.append(decision.review)
+        else:
+            self._unmatched.append(source)
+
+
 def match_tracks(
     sources: Iterable[SourceTrack],
     catalog: MatchCatalog,
@@ -659,50 +755,15 @@ def match_tracks(
     """Match every source track to one indexed Plex track or send it to review (with a reason) or to unmatched.
 
     ``path_mappings`` ``None`` means the user gave none: mappings are suggested from the data
-    (:func:`suggest_path_mappings`) and ``outcome.suggested_mappings`` is set. ``remembered`` maps
-    :func:`memory_key` values to rating keys from earlier syncs; keys no longer in the catalog are ignored. No two
-    matched source tracks share a Plex track: such collisions all go to review.
+    (:func:`suggest_path_mappings` over all of ``sources``) and ``outcome.suggested_mappings`` is set.
+    ``remembered`` maps :func:`memory_key` values to rating keys from earlier syncs; keys no longer in the catalog
+    are ignored. No two matched source tracks share a Plex track: such collisions all go to review. (The tracks go
+    through a :class:`MatchRun`, which gives this outcome while they are still arriving.)
     """
-    tracks = list(sources)
-    outcome = MatchOutcome()
-    if path_mappings is None:
-        outcome.path_mappings = suggest_path_mappings(tracks, catalog)
-        outcome.suggested_mappings = True
-    else:
-        outcome.path_mappings = list(path_mappings)
-    mappings = _prefixes(outcome.path_mappings)
-    memory = remembered or {}
-    matched: list[Match] = []
-    for source in tracks:
-        key = memory_key(source) if memory else None
-        remembered_key = memory.get(key) if key else None
-        if remembered_key is not None and catalog.position(remembered_key) is not None:
-            matched.append(
-                Match(source, remembered_key, MatchMethod.REMEMBERED, 1.0, "remembered from an earlier sync")
-            )
-            continue
-        if source.location:
-            found = _by_path(source, catalog, mappings)
-            if isinstance(found, Match):
-                matched.append(found)
-                continue
-            if isinstance(found, ReviewItem):
-                outcome.review.append(found)
-                continue
-        if not source.title:
-            outcome.unmatched.append(source)
-            continue
-        decision, near = _strict(source, catalog)
-        if decision is None:
-            decision = _fuzzy(source, catalog, near)
-        if decision.match is not None:
-            matched.append(decision.match)
-        elif decision.review is not None:
-            outcome.review.append(decision.review)
-        else:
-            outcome.unmatched.append(source)
-    _one_to_one(matched, outcome)
-    return outcome
+    run = MatchRun(catalog, path_mappings=path_mappings, remembered=remembered)
+    for source in sources:
+        run.add(source)
+    return run.finish()
 
 
 def _one_to_one(matched: list[Match], outcome: MatchOutcome) -> None:

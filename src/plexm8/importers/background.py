@@ -5,8 +5,8 @@ it is matched against, and the two do not depend on each other: on a machine wit
 :class:`ReadAhead` starts a worker process at once (a fresh interpreter, ``spawn``: forking a threaded server is
 unsafe), the worker reads the source and sends its tracks in batches, **column by column** — lists of plain values
 pickle several times faster than thousands of dataclass instances. A thread of the caller's process drains the pipe
-as batches come (so the worker never waits for a busy caller), and :meth:`ReadAhead.tracks` rebuilds the records
-of the batches already there while the worker reads on.
+as batches come (so the worker never waits for a busy caller), and :meth:`ReadAhead.tracks` gives the records of
+each batch as soon as it is there, so the caller matches them while the worker reads on.
 
 The worker changes where the file is read, never what is read: if it cannot start, dies or fails in any way other
 than a :class:`~plexm8.errors.SourceFormatError`, the file is read again here by the same source object, so records,
@@ -58,7 +58,7 @@ class ReadAhead:
     """A :class:`~plexm8.core.ports.RatingSource` whose first pass was read by a worker process started at once.
 
     ``source`` must be picklable (the file sources are; a tag folder with its scan cache is not). The first
-    :meth:`tracks` waits for the worker; later passes read the file here, as the source always does.
+    :meth:`tracks` pass is the worker's; later passes read the file here, as the source always does.
     """
 
     def __init__(self, source: RatingSource) -> None:
@@ -89,45 +89,47 @@ class ReadAhead:
         return self._report if self._report is not None else self._source.report
 
     def tracks(self) -> Iterator[SourceTrack]:
-        """The source's tracks: from the worker the first time, read here afterwards or when the worker failed."""
-        received = self._receive() if not self._used else None
+        """The source's tracks: from the worker the first time, read here afterwards or when the worker failed.
+
+        The worker's tracks are given batch by batch as they arrive, so the caller works on them while the worker
+        reads on. If the worker fails part-way, the file is read here and the tracks it already gave are skipped
+        (a source reads the same tracks in the same order every pass).
+        """
+        given = 0
+        if not self._used and self._process is not None:
+            self._used = True
+            ratings: dict[tuple[str, float, int | None], SourceRating] = {}
+            try:
+                while True:
+                    message = self._inbox.get()
+                    if message is None:
+                        break  # the worker died (killed, out of memory) before its last word
+                    # Our own worker's words over a pipe only it holds: the trust multiprocessing places in pickle.
+                    payload: _Payload = pickle.loads(message)  # noqa: S301
+                    if payload[0] == "rows":
+                        batch = list(_rebuilt(payload[1], ratings))
+                        given += len(batch)
+                        yield from batch
+                    elif payload[0] == "end":
+                        self._report = payload[1]
+                        return
+                    elif payload[0] == "invalid":
+                        raise SourceFormatError(payload[1], payload[2])
+                    else:
+                        break
+            finally:
+                self.close()
         self._used = True
-        if received is None:
-            self._report = None
-            yield from self._source.tracks()
-            return
-        tracks, self._report = received
-        yield from tracks
+        self._report = None
+        for position, track in enumerate(self._source.tracks()):
+            if position >= given:
+                yield track
 
     def close(self) -> None:
         """Stop the worker if it is still reading (the first :meth:`tracks` pass is then read here)."""
         if self._process is not None:
             self._finalizer()
             self._process = None
-
-    def _receive(self) -> tuple[list[SourceTrack], SourceReport] | None:
-        """The worker's tracks and report, rebuilt batch by batch as they arrive; ``None`` when it failed."""
-        if self._process is None:
-            return None
-        tracks: list[SourceTrack] = []
-        ratings: dict[tuple[str, float, int | None], SourceRating] = {}
-        try:
-            while True:
-                message = self._inbox.get()
-                if message is None:
-                    return None  # the worker died (killed, out of memory) before its last word
-                # Our own worker's words over a pipe only it holds: the trust multiprocessing itself places in pickle.
-                payload: _Payload = pickle.loads(message)  # noqa: S301
-                if payload[0] == "rows":
-                    tracks.extend(_rebuilt(payload[1], ratings))
-                elif payload[0] == "end":
-                    return tracks, payload[1]
-                elif payload[0] == "invalid":
-                    raise SourceFormatError(payload[1], payload[2])
-                else:
-                    return None
-        finally:
-            self.close()
 
 
 def _widen(receiver: Any) -> None:

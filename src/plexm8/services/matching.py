@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from plexm8.core.matcher import MatchCatalogStore, match_tracks
+from plexm8.core.matcher import MatchCatalogStore, MatchRun
 from plexm8.core.matching import MatchOutcome, PathMapping
 from plexm8.core.ports import RatingSource
 
@@ -23,13 +23,15 @@ def match_source(
 
     The catalog is loaded and its lookups built first: a source reading ahead in a worker process
     (``open_source(..., read_ahead=True)``) is read meanwhile, and nearly every sync needs the lookups (one source
-    track not found by its path is enough). The whole source is read before any matching, so a source that fails
-    part-way (a truncated file) raises before any result exists. Matches remembered for ``source_kind`` are tried
-    first; ``path_mappings`` ``None`` lets the matcher suggest mappings from the data. Raises
+    track not found by its path is enough). Then each track is matched as it arrives (:class:`MatchRun`), so
+    matching overlaps the rest of the read. The outcome exists only once the whole source is read: a source that
+    fails part-way (a truncated file) raises before any. Matches remembered for ``source_kind`` are tried first;
+    ``path_mappings`` ``None`` lets the matcher suggest mappings from the data. Raises
     :class:`~plexm8.errors.NotFound` when the account has no index yet.
     """
     catalog = catalog_store.load(account)
     catalog.build_lookups()
-    remembered = catalog_store.remembered(account, source_kind)
-    tracks = list(source.tracks())
-    return match_tracks(tracks, catalog, path_mappings=path_mappings, remembered=remembered)
+    run = MatchRun(catalog, path_mappings=path_mappings, remembered=catalog_store.remembered(account, source_kind))
+    for track in source.tracks():
+        run.add(track)
+    return run.finish()
