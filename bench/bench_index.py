@@ -4,9 +4,13 @@ On a generated library served by plexsim in a child process with a per-request l
 
 - floor: downloading the track listing in pages of 10,000 (JSON, as PlexM8 reads it) without parsing it;
 - plexapi: ``section.searchTracks()`` with its default paging, building every Track object;
-- PlexM8: the first index build (artists, albums, tracks, playlists and history into SQLite), then an incremental
-  refresh with nothing changed and one after 1,000 tracks were rated; peak RSS of this process after the build and
-  its CPU time during the build (all threads).
+- PlexM8: the first index build (artists, albums, tracks, the artists' and albums' styles and moods, playlists and
+  history into SQLite), then an incremental refresh with nothing changed and one after 1,000 tracks were rated; peak
+  RSS of this process after the build and its CPU time during the build (all threads);
+- the styles-and-moods stage alone: the multi-id detail reads of every artist and album (requests, bytes, seconds),
+  as the build sends them (asking the server to leave off what is not needed) and against a server that ignores
+  that. In the build the same reads overlap the track stage; ``plexm8_stage_s["styles and moods"]`` is only the
+  storing of their rows after it.
 
 Run: ``.venv/bin/python bench/bench_index.py [--tracks 100000] [--latency-ms 2]``; results go to
 ``bench/results/bench_index.json``.
@@ -59,6 +63,25 @@ def warm(url: str) -> None:
     for _ in reader.download_history():
         pass
     reader.close()
+
+
+def tag_stage(url: str, keys: list[int], *, ignored: bool = False) -> dict[str, float | int]:
+    """The styles-and-moods reads of a build on their own: seconds (download and decode), requests, MB, rows."""
+    knob = {"ignore_exclusions": "1" if ignored else "0"}
+    requests.post(f"{url}/__plexsim/knobs", params=knob, headers={"X-Plex-Token": TOKEN}, timeout=30).raise_for_status()
+    reader = PlexSectionReader(url, TOKEN, page_size=10_000, timeout=120)
+    started = time.perf_counter()
+    rows = sum(len(decode()) for decode in reader.download_tags(keys))
+    seconds = time.perf_counter() - started
+    reader.close()
+    knob = {"ignore_exclusions": "0"}
+    requests.post(f"{url}/__plexsim/knobs", params=knob, headers={"X-Plex-Token": TOKEN}, timeout=30).raise_for_status()
+    return {
+        "s": round(seconds, 3),
+        "requests": reader.requests_made,
+        "mb": round(reader.bytes_received / 1e6, 2),
+        "rows": rows,
+    }
 
 
 def plexapi_plain(url: str) -> tuple[float, int]:
@@ -137,6 +160,7 @@ def main() -> None:
         # without storing them.
         results["plexm8_build_without_history_s"] = first.seconds - stages.durations().get("history", 0.0)
         results["plexm8_build_requests"] = first.requests
+        results["plexm8_build_mb"] = round(reader.bytes_received / 1e6, 1)
         results["plexm8_artist_album_tags"] = len(store.item_tags())
         results["plexm8_counts"] = str(first.counts)
         results["peak_rss_mb"] = peak_rss_mb()
@@ -145,6 +169,10 @@ def main() -> None:
         nothing = refresh_index(reader, store, account="admin")
         results["incremental_nothing_s"] = nothing.seconds
         results["incremental_nothing_requests"] = nothing.requests
+
+        tagged = store.item_keys(ItemKind.ARTIST) + store.item_keys(ItemKind.ALBUM)
+        results["tag_stage_alone"] = tag_stage(url, tagged)
+        results["tag_stage_alone_server_ignoring_exclusions"] = tag_stage(url, tagged, ignored=True)
 
         keys = store.item_keys(ItemKind.TRACK)
         changed = keys[:: max(1, len(keys) // 1000)][:1000]

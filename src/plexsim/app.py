@@ -20,11 +20,19 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import parse_qsl, quote
 
-from plexsim.elements import IDENTIFIER, MEDIA_TAG_PREFIX, MEDIA_TAG_VERSION, ElementBuilder, ListStyle
+from plexsim.elements import (
+    IDENTIFIER,
+    MEDIA_TAG_PREFIX,
+    MEDIA_TAG_VERSION,
+    ElementBuilder,
+    ListStyle,
+    trim_attrs,
+    trim_nodes,
+)
 from plexsim.history import HistoryIndex, HistoryQuery
 from plexsim.knobs import Knobs, RequestRecord
 from plexsim.library import Album, Artist, Track
@@ -363,6 +371,23 @@ class PlexSimApp:
             return Response(200, render_json(root), _JSON_TYPE)
         return Response(200, render_xml(root), _XML_TYPE)
 
+    def _exclusions(self, ctx: Ctx) -> tuple[frozenset[str], frozenset[str]]:
+        """The request's ``excludeFields`` and ``excludeElements`` names (none when the knob says to ignore them)."""
+        if self.knobs.ignore_exclusions:
+            return frozenset(), frozenset()
+
+        def names(param: str) -> frozenset[str]:
+            return frozenset(name for name in (ctx.arg(param) or "").split(",") if name)
+
+        return names("excludeFields"), names("excludeElements")
+
+    def _trimmed(self, ctx: Ctx, style: ListStyle) -> ListStyle:
+        """``style`` leaving off what the request excludes."""
+        fields, elements = self._exclusions(ctx)
+        if not fields and not elements:
+            return style
+        return replace(style, exclude_fields=fields, exclude_elements=elements)
+
     def _page(self, ctx: Ctx) -> Page:
         start = ctx.paging_value("X-Plex-Container-Start")
         size = ctx.paging_value("X-Plex-Container-Size")
@@ -419,7 +444,7 @@ class PlexSimApp:
             key = obj.id
             spliced = b""
             if key in ratings or key in plays:
-                user = self.elements.account_attrs(account, obj)
+                user = trim_attrs(self.elements.account_attrs(account, obj), style.exclude_fields)
                 spliced = (json_attrs(user) if json_form else xml_attrs(user)).encode("utf-8")
             item_id = chosen_ids[position] if chosen_ids else None
             if item_id is not None:
@@ -626,7 +651,7 @@ class PlexSimApp:
         libtype = self._libtype(ctx)
         items = search_section(self.state, ctx.user, ctx.params, libtype=libtype)
         extra = [meta_document(self.state.section.id)] if ctx.flag("includeMeta") else []
-        style = ListStyle(section_attrs=False, guids=ctx.flag("includeGuids"))
+        style = self._trimmed(ctx, ListStyle(section_attrs=False, guids=ctx.flag("includeGuids")))
         return self._items_response(ctx, self._listing_attrs(), items, style=style, extra=extra)
 
     def _batch_edit(self, ctx: Ctx) -> Response:
@@ -726,17 +751,18 @@ class PlexSimApp:
         found = [obj for obj in (self.state.item(k) for k in keys) if obj is not None]
         if not found:
             raise HTTPError(404)
-        nodes = [self._detail_node(ctx, obj) for obj in found]
+        style = self._trimmed(ctx, ListStyle(section_attrs=True, guids=True))
+        nodes = [self._detail_node(ctx, obj, style) for obj in found]
         attrs = self._section_container()
         attrs["augmentationKey"] = f"/library/metadata/augmentations/{found[0].id}"
         return self._paged_nodes(ctx, attrs, nodes)
 
-    def _detail_node(self, ctx: Ctx, obj: Item) -> Node:
-        node = self.elements.node(obj, ctx.user, style=ListStyle(section_attrs=True, guids=True), detail=True)
+    def _detail_node(self, ctx: Ctx, obj: Item, style: ListStyle) -> Node:
+        node = self.elements.node(obj, ctx.user, style=style, detail=True)
         if isinstance(obj, Track):
-            node.children.extend([Node("Extras", {"size": 0}), Node("Related")])
+            node.children.extend(trim_nodes([Node("Extras", {"size": 0}), Node("Related")], style))
         elif isinstance(obj, Artist):
-            node.children.extend(self._artist_extras(ctx, obj))
+            node.children.extend(trim_nodes(self._artist_extras(ctx, obj, style), style))
         return node
 
     def _artist_hubs(self, artist: Artist) -> list[Node]:
@@ -773,11 +799,14 @@ class PlexSimApp:
             for condition, title, identifier in shelves
         ]
 
-    def _artist_extras(self, ctx: Ctx, artist: Artist) -> list[Node]:
+    def _artist_extras(self, ctx: Ctx, artist: Artist, style: ListStyle) -> list[Node]:
         children: list[Node] = []
-        folders = {t.file.rsplit("/", 2)[0] for t in self.state.artist_tracks(artist.id) if t.file.count("/") >= 2}
-        for folder in sorted(folders)[:1]:
-            children.append(Node("Location", {"path": folder}))
+        if "Location" not in style.exclude_elements:
+            # The artist's folder is found by scanning its tracks: skipped when the client asked to leave it off.
+            tracks = self.state.artist_tracks(artist.id)
+            folders = {t.file.rsplit("/", 2)[0] for t in tracks if t.file.count("/") >= 2}
+            for folder in sorted(folders)[:1]:
+                children.append(Node("Location", {"path": folder}))
         if ctx.flag("includePreferences"):
             setting = Node(
                 "Setting",
@@ -1146,7 +1175,7 @@ class PlexSimApp:
             attrs: dict[str, AttrValue] = {"size": len(chosen), **root_attrs}
             # The spec lets history requests leave attributes off (excludeFields=a,b): a client that stores a few
             # fields of 300,000 rows asks for only those.
-            exclude = frozenset(name for name in (ctx.arg("excludeFields") or "").split(",") if name)
+            exclude, _ = self._exclusions(ctx)
             fragment = self.elements.history_fragment
             pieces = [fragment(row, json_form=ctx.json_form, exclude=exclude) for row in chosen]
             if ctx.json_form:
@@ -1260,7 +1289,7 @@ class PlexSimApp:
 def _configure_knobs(knobs: Knobs, ctx: Ctx) -> None:
     known = {
         "latency_ms", "slow_ms", "fail_rate", "drop_rate", "fail_status", "unauthorized_after",
-        "slow_path", "fail_path", "drop_path",
+        "slow_path", "fail_path", "drop_path", "ignore_exclusions",
     }  # fmt: skip
     unknown = [key for key, _ in ctx.params if key not in known and not key.startswith("X-Plex-")]
     if unknown:
@@ -1284,6 +1313,7 @@ def _configure_knobs(knobs: Knobs, ctx: Ctx) -> None:
         slow_path=ctx.arg("slow_path"),
         fail_path=ctx.arg("fail_path"),
         drop_path=ctx.arg("drop_path"),
+        ignore_exclusions=None if ctx.arg("ignore_exclusions") is None else ctx.flag("ignore_exclusions"),
     )
 
 

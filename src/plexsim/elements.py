@@ -30,6 +30,8 @@ __all__ = [
     "ElementBuilder",
     "ListStyle",
     "overlay",
+    "trim_attrs",
+    "trim_nodes",
 ]
 
 IDENTIFIER = "com.plexapp.plugins.library"
@@ -51,10 +53,39 @@ _LIST_TAGS: dict[str, tuple[str, ...]] = {"album": ("genre",), "artist": ("genre
 
 @dataclass(frozen=True, slots=True)
 class ListStyle:
-    """How items are rendered in a list: with the section attributes (not hoisted) and/or ``Guid`` children."""
+    """How items are rendered: with the section attributes (not hoisted), ``Guid`` children, and what to leave off.
+
+    ``exclude_fields`` and ``exclude_elements`` are a request's ``excludeFields`` / ``excludeElements``: attribute
+    names left off the item and every element inside it, and element names left out wherever they occur.
+    """
 
     section_attrs: bool = False
     guids: bool = False
+    exclude_fields: frozenset[str] = frozenset()
+    exclude_elements: frozenset[str] = frozenset()
+
+    @property
+    def trims(self) -> bool:
+        """Whether anything is left off."""
+        return bool(self.exclude_fields or self.exclude_elements)
+
+
+def trim_attrs(attrs: dict[str, AttrValue], fields: frozenset[str]) -> dict[str, AttrValue]:
+    """``attrs`` without the names in ``fields`` (the same dict when there is nothing to leave off)."""
+    if not fields:
+        return attrs
+    return {name: value for name, value in attrs.items() if name not in fields}
+
+
+def trim_nodes(nodes: list[Node], style: ListStyle) -> list[Node]:
+    """Copies of ``nodes`` without the excluded elements (at any depth) and the excluded attributes."""
+    if not style.trims:
+        return nodes
+    return [
+        Node(node.tag, trim_attrs(node.attrs, style.exclude_fields), trim_nodes(node.children, style))
+        for node in nodes
+        if node.tag not in style.exclude_elements
+    ]
 
 
 def overlay(state: ServerState, account: AccountState, key: int) -> dict[str, AttrValue]:
@@ -147,9 +178,12 @@ class ElementBuilder:
         """Tags as list rows carry them: ``<Genre tag="..."/>``, the name only (no ``id``/``filter``)."""
         return [Node(_TAG_ELEMENT[kind], {"tag": text}) for kind in kinds for text in self.state.tags(obj, kind)]
 
-    def tag_nodes(self, obj: Item, kinds: tuple[str, ...]) -> list[Node]:
+    def tag_nodes(self, obj: Item, kinds: tuple[str, ...], style: ListStyle | None = None) -> list[Node]:
+        """Tags as item detail carries them (``id``, ``filter``, ``tag``); none of the kinds ``style`` excludes."""
         nodes = []
         for kind in kinds:
+            if style is not None and _TAG_ELEMENT[kind] in style.exclude_elements:
+                continue
             for tag_id, text in self.state.tag_pairs(obj, kind):
                 nodes.append(Node(_TAG_ELEMENT[kind], {"id": tag_id, "filter": f"{kind}={tag_id}", "tag": text}))
         return nodes
@@ -257,10 +291,10 @@ class ElementBuilder:
             [part],
         )
         children = [media]
-        if style.guids or detail:
+        if (style.guids or detail) and "Guid" not in style.exclude_elements:
             children.append(Node("Guid", {"id": _mbid(track_guid)}))
         if detail:
-            children.extend(self.tag_nodes(track, ("genre", "mood")))
+            children.extend(self.tag_nodes(track, ("genre", "mood"), style))
         return before, after, children
 
     # --- albums -----------------------------------------------------------------------------------------------
@@ -295,10 +329,10 @@ class ElementBuilder:
             after["leafCount"] = len(self.state.album_tracks[album.id])
         after.update({"addedAt": album.added_at, "updatedAt": album.updated_at, "loudnessAnalysisVersion": 2})
         children: list[Node] = []
-        if style.guids or detail:
+        if (style.guids or detail) and "Guid" not in style.exclude_elements:
             children.append(Node("Guid", {"id": _mbid(album_guid)}))
         if detail:
-            children.extend(self.tag_nodes(album, ("genre", "style", "mood")))
+            children.extend(self.tag_nodes(album, ("genre", "style", "mood"), style))
         else:
             children.extend(self.list_tag_nodes(album, _LIST_TAGS["album"]))
         return before, after, children
@@ -327,10 +361,10 @@ class ElementBuilder:
             "updatedAt": artist.updated_at,
         }
         children: list[Node] = []
-        if style.guids or detail:
+        if (style.guids or detail) and "Guid" not in style.exclude_elements:
             children.append(Node("Guid", {"id": _mbid(artist_guid)}))
         if detail:
-            children.extend(self.tag_nodes(artist, ("genre", "style", "mood", "country")))
+            children.extend(self.tag_nodes(artist, ("genre", "style", "mood", "country"), style))
         else:
             children.extend(self.list_tag_nodes(artist, _LIST_TAGS["artist"]))
         return before, after, children
@@ -338,11 +372,19 @@ class ElementBuilder:
     def parts(
         self, obj: Item, *, style: ListStyle, detail: bool = False
     ) -> tuple[dict[str, AttrValue], dict[str, AttrValue], list[Node]]:
+        """An item's attributes before and after the per-account splice point, and its children, as ``style`` asks."""
         if isinstance(obj, Track):
-            return self.track_parts(obj, style=style, detail=detail)
-        if isinstance(obj, Album):
-            return self.album_parts(obj, style=style, detail=detail)
-        return self.artist_parts(obj, style=style, detail=detail)
+            before, after, children = self.track_parts(obj, style=style, detail=detail)
+        elif isinstance(obj, Album):
+            before, after, children = self.album_parts(obj, style=style, detail=detail)
+        else:
+            before, after, children = self.artist_parts(obj, style=style, detail=detail)
+        if not style.trims:
+            return before, after, children
+        # An item keeps its ``type`` whatever is excluded: it is what files an artist or album under ``Metadata`` in
+        # JSON (a PMS knows them as metadata items anyway), and the spec lets a server keep what it chooses.
+        fields = style.exclude_fields - {"type"}
+        return trim_attrs(before, fields), trim_attrs(after, fields), trim_nodes(children, style)
 
     @staticmethod
     def tag_of(obj: Item) -> str:
@@ -365,9 +407,10 @@ class ElementBuilder:
     ) -> Node:
         """An item's full element for ``account``; ``extra`` attributes (``playlistItemID``, ``distance``) go last."""
         before, after, children = self.parts(obj, style=style, detail=detail)
-        attrs = {**before, **self.account_attrs(account, obj, detail=detail), **after, **(extra or {})}
+        own = trim_attrs(self.account_attrs(account, obj, detail=detail), style.exclude_fields)
+        attrs = {**before, **own, **after, **(extra or {})}
         if detail and obj.id in account.locked_ratings:
-            children.append(Node("Field", {"locked": True, "name": "userRating"}))
+            children.extend(trim_nodes([Node("Field", {"locked": True, "name": "userRating"})], style))
         return Node(self.tag_of(obj), attrs, children)
 
     def fragment(self, obj: Item, style: ListStyle, *, json_form: bool) -> Fragment:

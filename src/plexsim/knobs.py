@@ -4,7 +4,8 @@ A :class:`Knobs` object is shared by the WSGI app and whoever drives it (a test 
 :class:`plexsim.server.RunningServer`, or a benchmark over HTTP through the ``/__plexsim/`` control routes). All
 methods are thread-safe. Faults apply in this order: the connection drop, then HTTP 500, then the 401 that starts
 after N requests; latency (``latency_ms`` for every request plus ``slow_ms`` for requests matching ``slow_path``) is
-spent before the answer is sent.
+spent before the answer is sent. ``ignore_exclusions`` makes the server answer as one that disregards
+``excludeFields``/``excludeElements`` (the spec calls them "requests, not guarantees").
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Knobs:
             self.drop_path: re.Pattern[str] | None = None
             self.drop_rate = 0.0
             self.unauthorized_after: int | None = None
+            self.ignore_exclusions = False
             self._rng = random.Random(self._seed)
             self._log: list[RequestRecord] = []
             self._seen = 0
@@ -74,6 +76,7 @@ class Knobs:
         drop_path: str | None = None,
         drop_rate: float | None = None,
         unauthorized_after: int | None = None,
+        ignore_exclusions: bool | None = None,
     ) -> None:
         """Set some knobs; path patterns are regular expressions searched in the request path."""
         for rate in (fail_rate, drop_rate):
@@ -99,6 +102,8 @@ class Knobs:
             if unauthorized_after is not None:
                 # Counted from now: "the next N requests succeed, then every one is refused".
                 self.unauthorized_after = self._seen + unauthorized_after
+            if ignore_exclusions is not None:
+                self.ignore_exclusions = ignore_exclusions
 
     def admit(self, path: str) -> Fault:
         """Count a request and decide its fault, if any."""

@@ -1,4 +1,4 @@
-"""The index keeps artist and album genres, reads history lean, and stays consistent on its bulk-load settings."""
+"""The index keeps artist and album tags, reads history lean, and stays consistent on its bulk-load settings."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from plexm8.plex.section_reader import PlexSectionReader
 from plexm8.services.indexing import refresh_index
 from plexm8.store import SqliteLibraryStore, connect, migrate
 from plexsim.generate import generate_library
-from plexsim.library import Library
+from plexsim.library import Album, Artist, Library
 from plexsim.server import RunningServer, start_server
 
 
@@ -38,18 +38,22 @@ def reader_for(plex: RunningServer, **options: object) -> PlexSectionReader:
 
 
 @pytest.mark.parametrize("json", [True, False], ids=["json", "xml"])
-def test_full_build_keeps_artist_and_album_genres(
+def test_full_build_keeps_artist_and_album_tags(
     plex: RunningServer, library: Library, tmp_path: Path, json: bool
 ) -> None:
     store = SqliteLibraryStore(tmp_path / "index.db")
     refresh_index(reader_for(plex, json=json), store, account="admin")
     tags = store.item_tags()
-    expected = {a.id: ItemTags(genres=tuple(a.genres)) for a in library.artists if a.genres}
-    expected.update({a.id: ItemTags(genres=tuple(a.genres)) for a in library.albums if a.genres})
+    items: list[Artist | Album] = [*library.artists, *library.albums]
+    expected = {
+        a.id: ItemTags(tuple(a.genres), tuple(a.styles), tuple(a.moods))
+        for a in items
+        if a.genres or a.styles or a.moods
+    }
     assert len(expected) > 20
     assert tags == expected
-    assert {a.rating_key: a.genres for a in store.artists() if a.genres} == {
-        a.id: tuple(a.genres) for a in library.artists if a.genres
+    assert {a.rating_key: (a.genres, a.styles, a.moods) for a in store.artists() if a.genres} == {
+        a.id: (tuple(a.genres), tuple(a.styles), tuple(a.moods)) for a in library.artists if a.genres
     }
     some = [*sorted(expected)[:3], library.tracks[0].id, 10**9]
     assert store.item_tags(some) == {key: expected[key] for key in some[:3]}
@@ -68,7 +72,9 @@ def test_a_genre_edit_reaches_the_index_on_the_next_refresh(library: Library, tm
     with start_server(edited) as plex:
         result = refresh_index(reader_for(plex), store, account="admin")
     assert not result.full and result.updated == 1
-    assert store.item_tags([album.id]) == {album.id: ItemTags(genres=tuple(album.genres))}
+    assert store.item_tags([album.id]) == {
+        album.id: ItemTags(tuple(album.genres), tuple(album.styles), tuple(album.moods))
+    }
     assert "Polka" not in {g for key, tags in store.item_tags().items() if key != album.id for g in tags.genres}
 
 

@@ -327,6 +327,14 @@ class SectionReader(Protocol):
         """The pages of :meth:`read_history` as plain rows, as soon as each is downloaded; decoded when called."""
         ...
 
+    def download_tags(self, keys: Sequence[int]) -> Iterator[Callable[[], list[TagRow]]]:
+        """The styles and moods of these artists and albums (item detail only), as each part is downloaded.
+
+        Each callable decodes one downloaded part into ``(rating_key, "style" | "mood", position, tag)`` rows; keys
+        the server no longer has give no rows.
+        """
+        ...
+
 
 class IndexWriter(Protocol):
     """One refresh's writes to the store; nothing is visible to readers until :meth:`commit`."""
@@ -347,6 +355,10 @@ class IndexWriter(Protocol):
 
     def put_states(self, states: Sequence[ItemState]) -> None:
         """Insert or replace the account's state of these items."""
+        ...
+
+    def replace_detail_tags(self, keys: Sequence[int], rows: Sequence[TagRow]) -> None:
+        """Make the styles and moods of the items ``keys`` exactly those in ``rows`` (their genres stay)."""
         ...
 
     def clear_rated(self, keep: Sequence[int]) -> int:
@@ -397,6 +409,10 @@ class LibraryStore(Protocol):
 
     def rated_keys(self, account: str) -> set[int]:
         """The rating keys of every item the account has rated."""
+        ...
+
+    def item_tags(self, keys: Collection[int] | None = None) -> dict[int, ItemTags]:
+        """Genres, styles and moods by rating key (of ``keys`` only, if given); items without any are absent."""
         ...
 
     def playlists(self, account: str) -> list[PlaylistRecord]:

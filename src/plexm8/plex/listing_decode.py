@@ -43,6 +43,7 @@ from plexm8.core.catalog import (
 
 __all__ = [
     "ListingFormatError",
+    "decode_detail_tags",
     "decode_history",
     "decode_history_rows",
     "decode_items",
@@ -174,6 +175,18 @@ class _KeyContainer(msgspec.Struct, rename={"metadata": "Metadata", "total_size"
     metadata: list[_Key] = []
 
 
+class _TagItem(msgspec.Struct, rename="camel", gc=False):
+    """An artist's or album's detail reduced to its styles and moods (everything else is skipped undecoded)."""
+
+    rating_key: int
+    style: list[_Tag] = msgspec.field(default_factory=list, name="Style")
+    mood: list[_Tag] = msgspec.field(default_factory=list, name="Mood")
+
+
+class _TagContainer(msgspec.Struct, rename={"metadata": "Metadata"}):
+    metadata: list[_TagItem] = []
+
+
 class _CountContainer(msgspec.Struct, rename={"total_size": "totalSize"}):
     size: int | None = None
     total_size: int | None = None
@@ -196,6 +209,7 @@ _DECODERS: dict[type[msgspec.Struct], msgspec.json.Decoder[Any]] = {
         _PlayContainer,
         _SectionContainer,
         _CountContainer,
+        _TagContainer,
     )
 }
 
@@ -467,6 +481,17 @@ def decode_keys(body: bytes, *, xml: bool = False) -> tuple[int, list[int]]:
     container = _decode(body, _KeyContainer, xml=xml)
     keys = [item.rating_key for item in container.metadata]
     return _total(container.size, container.total_size, len(keys)), keys
+
+
+def decode_detail_tags(body: bytes, *, xml: bool = False) -> list[TagRow]:
+    """The styles and moods of the items of a (multi-id) ``/library/metadata/{ids}`` answer, as tag rows."""
+    container = _decode(body, _TagContainer, xml=xml)
+    rows: list[TagRow] = []
+    for item in container.metadata:
+        key = item.rating_key
+        rows.extend((key, "style", position, t.tag) for position, t in enumerate(item.style))
+        rows.extend((key, "mood", position, t.tag) for position, t in enumerate(item.mood))
+    return rows
 
 
 def decode_rated_states(body: bytes, *, xml: bool = False) -> tuple[int, list[ItemState]]:

@@ -32,10 +32,12 @@ from plexm8.core.catalog import (
     PlayRecord,
     PlayRow,
     SectionInfo,
+    TagRow,
 )
 from plexm8.errors import PlexAuthError, PlexError, PlexUnavailable
 from plexm8.plex.listing_decode import (
     ListingFormatError,
+    decode_detail_tags,
     decode_history,
     decode_history_rows,
     decode_items,
@@ -75,11 +77,84 @@ _HISTORY_UNUSED = ",".join(
     )
 )
 
+#: Child elements of an artist's or album's detail besides Style and Mood (those a PMS sends for music, and the
+#: extras plexsim models); ``excludeElements`` asks the server to leave them off.
+_DETAIL_UNUSED_ELEMENTS = ",".join(
+    (
+        "Genre",
+        "Country",
+        "Guid",
+        "Image",
+        "UltraBlurColors",
+        "Location",
+        "Label",
+        "Collection",
+        "Similar",
+        "Format",
+        "Subformat",
+        "Review",
+        "Field",
+        "Media",
+        "Extras",
+        "Related",
+        "Preferences",
+        "Stations",
+        "PopularLeaves",
+    )
+)
+#: Attributes of an artist's or album's detail (and of its tag elements) other than ``ratingKey``, ``tag`` and
+#: ``type`` (short, and what some JSON forms file items by): ``excludeFields`` asks the server to leave them off.
+#: Not ``includeFields``: its meaning flipped at PMS API 1.0.
+_DETAIL_UNUSED_FIELDS = ",".join(
+    (
+        "key",
+        "guid",
+        "parentRatingKey",
+        "parentGuid",
+        "parentKey",
+        "parentTitle",
+        "parentThumb",
+        "studio",
+        "title",
+        "titleSort",
+        "librarySectionTitle",
+        "librarySectionID",
+        "librarySectionKey",
+        "summary",
+        "index",
+        "year",
+        "thumb",
+        "art",
+        "originallyAvailableAt",
+        "leafCount",
+        "viewedLeafCount",
+        "childCount",
+        "addedAt",
+        "updatedAt",
+        "loudnessAnalysisVersion",
+        "userRating",
+        "viewCount",
+        "skipCount",
+        "lastViewedAt",
+        "lastRatedAt",
+        "rating",
+        "audienceRating",
+        "id",
+        "filter",
+    )
+)
+_DETAIL_PARAMS: Params = [("excludeFields", _DETAIL_UNUSED_FIELDS), ("excludeElements", _DETAIL_UNUSED_ELEMENTS)]
+
+
+class _NotFound(PlexError):
+    """The server answered 404 (a PlexError like any other refusal, told apart where a 404 means "gone")."""
+
 
 class PlexSectionReader:
     """Reads one music section of the Plex server at ``base_url`` as the account that owns ``token``.
 
     ``section_id=None`` picks the first music section. ``json=False`` asks for XML (the fallback path).
+    ``detail_chunk`` is how many items one multi-id detail request names (styles and moods are read that way).
     Nothing is sent before the first read. Errors are PlexM8 errors: :class:`PlexAuthError` when the token is
     refused, :class:`PlexUnavailable` when the server cannot be reached, times out, fails or answers something
     that is not a Plex listing, and :class:`PlexError` for other refusals (e.g. an unknown section).
@@ -95,9 +170,11 @@ class PlexSectionReader:
         timeout: float = 30.0,
         workers: int = 2,
         json: bool = True,
+        detail_chunk: int = 300,
     ) -> None:
-        if page_size < 1:
-            raise ValueError("page_size must be positive")
+        if page_size < 1 or detail_chunk < 1:
+            raise ValueError("page_size and detail_chunk must be positive")
+        self._detail_chunk = detail_chunk
         self._base_url = base_url.rstrip("/")
         self._token = token
         self._section_id = section_id
@@ -116,11 +193,18 @@ class PlexSectionReader:
         self._sessions_lock = threading.Lock()
         self._counter = itertools.count()
         self._requests = 0
+        self._bytes = 0
+        self._bytes_lock = threading.Lock()
 
     @property
     def requests_made(self) -> int:
         """How many HTTP requests this reader has sent so far."""
         return self._requests
+
+    @property
+    def bytes_received(self) -> int:
+        """How many response body bytes (after content decoding) this reader has received so far."""
+        return self._bytes
 
     def close(self) -> None:
         """Close pooled connections; the reader reconnects on its next read."""
@@ -142,8 +226,12 @@ class PlexSectionReader:
                 self._sessions.append(session)
         return session
 
-    def _get(self, path: str, params: Params) -> tuple[bytes, bool]:
-        """GET ``path``; return the body and whether it is XML. Transport failures become PlexM8 errors."""
+    def _get(self, path: str, params: Params, *, where_path: str | None = None) -> tuple[bytes, bool]:
+        """GET ``path``; return the body and whether it is XML. Transport failures become PlexM8 errors.
+
+        ``where_path`` names the request in error messages instead of ``path`` (a long multi-id path).
+        """
+        shown = where_path or path
         self._requests = next(self._counter) + 1
         where = f"Plex at {self._base_url}"
         try:
@@ -161,13 +249,17 @@ class PlexSectionReader:
             raise PlexUnavailable(f"cannot connect to {where} (connection failed or dropped)") from None
         except requests.RequestException as exc:
             raise PlexUnavailable(f"cannot talk to {where}: {type(exc).__name__}") from None
+        with self._bytes_lock:
+            self._bytes += len(body)
         status = response.status_code
         if status == 401:
             raise PlexAuthError(f"{where} refused the token (HTTP 401)")
         if status >= 500:
-            raise PlexUnavailable(f"{where} failed with HTTP {status} on {path}")
+            raise PlexUnavailable(f"{where} failed with HTTP {status} on {shown}")
+        if status == 404:
+            raise _NotFound(f"{where} answered HTTP 404 on {shown}")
         if status != 200:
-            raise PlexError(f"{where} answered HTTP {status} on {path}")
+            raise PlexError(f"{where} answered HTTP {status} on {shown}")
         content_type = response.headers.get("Content-Type", "")
         xml = "json" not in content_type and body.lstrip()[:1] == b"<"
         return body, xml
@@ -325,6 +417,63 @@ class PlexSectionReader:
         """The items of one playlist, in order."""
         pages = self._pages(f"/playlists/{rating_key}/items", [], lambda b, x: decode_playlist_items(b, xml=x))
         return tuple(item for page in pages for item in page)
+
+    def download_tags(self, keys: Sequence[int]) -> Iterator[Callable[[], list[TagRow]]]:
+        """The styles and moods of these artists and albums, read from their detail, as ``(key, kind, pos, tag)``.
+
+        Styles and moods are not in list rows, only in an item's detail: the keys are asked for ``detail_chunk`` at
+        a time with Plex's multi-id ``/library/metadata/{id1},{id2},...``, ``workers`` requests in flight, each
+        asking the server to leave off every other attribute and element (a server that ignores that sends more
+        bytes and gives the same rows). Each downloaded answer is yielded as a callable that decodes it, so a
+        thread can download while another stores. Items the server no longer has are skipped.
+        """
+        chunks = [tuple(keys[i : i + self._detail_chunk]) for i in range(0, len(keys), self._detail_chunk)]
+        if not chunks:
+            return
+
+        def fetch(chunk: tuple[int, ...]) -> tuple[bytes, bool] | None:
+            path = "/library/metadata/" + ",".join(map(str, chunk))
+            try:
+                return self._get(path, _DETAIL_PARAMS, where_path=self._detail_name(chunk))
+            except _NotFound:
+                # Plex answers 404 when none of the ids exists any more (deleted since they were listed).
+                return None
+
+        def pending(chunk: tuple[int, ...], fetched: tuple[bytes, bool] | None) -> Callable[[], list[TagRow]]:
+            def decode() -> list[TagRow]:
+                if fetched is None:
+                    return []
+                asked = set(chunk)
+                rows = self._parse(self._detail_name(chunk), lambda b, x: decode_detail_tags(b, xml=x), fetched)
+                # A server may add what was not asked for (a parent, a hub): only the named items count.
+                return [row for row in rows if row[0] in asked]
+
+            return decode
+
+        with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="plexm8-detail") as pool:
+            queued = iter(chunks)
+            window: list[tuple[tuple[int, ...], Future[tuple[bytes, bool] | None]]] = [
+                (chunk, pool.submit(fetch, chunk)) for chunk in itertools.islice(queued, self._workers)
+            ]
+            try:
+                while window:
+                    chunk, future = window.pop(0)
+                    fetched = future.result()
+                    nxt = next(queued, None)
+                    if nxt is not None:
+                        window.append((nxt, pool.submit(fetch, nxt)))
+                    yield pending(chunk, fetched)
+            finally:
+                for _, future in window:
+                    future.cancel()
+
+    @staticmethod
+    def _detail_name(chunk: Sequence[int]) -> str:
+        return (
+            f"/library/metadata/{chunk[0]},... ({len(chunk)} items)"
+            if len(chunk) > 1
+            else f"/library/metadata/{chunk[0]}"
+        )
 
     def _history_params(self, viewed_after: int) -> Params:
         params: Params = [

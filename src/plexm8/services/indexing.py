@@ -10,6 +10,11 @@ which a server answers without sending rows:
 - cleared ratings: when the number of rated tracks differs, the rated tracks are listed and every other rating in
   the index is cleared.
 
+Styles and moods of artists and albums are not in list rows, only in item detail: a full build reads the detail of
+every artist and album (many ids per request, in a thread while the tracks are read and stored); an incremental
+refresh reads it only for the artists and albums that were added or whose ``updatedAt`` moved, and keeps the stored
+styles and moods of those re-read for a rating or a play only.
+
 Everything one refresh writes is committed in one transaction, so a failed or killed refresh leaves the previous
 index as it was. Playback changes that move no timestamp (an "unscrobble" lowering a play count) are picked up by
 the next full build only.
@@ -43,6 +48,7 @@ from plexm8.core.catalog import (
     RefreshCursor,
     RefreshResult,
     SectionReader,
+    TagRow,
     TrackRecord,
 )
 
@@ -195,15 +201,24 @@ def _full_build(
     report: ProgressCallback,
 ) -> None:
     writer.clear_library()
+    tag_keys: list[int] = []
+    tags: Future[list[Callable[[], list[TagRow]]]] | None = None
     for kind in _KINDS:
+        if kind is ItemKind.TRACK:
+            # Every artist and album is known now: their detail downloads while the (long) track stage runs.
+            tags = meanwhile.download_tags(reader, tag_keys)
         done = 0
         report(_STAGE[kind], 0, None)
         for rows in reader.read_rows(kind):
             writer.put_rows(rows)
             tally.see_rows(rows)
+            if kind is not ItemKind.TRACK:
+                tag_keys.extend(int(row[0]) for row in rows.items)  # type: ignore[arg-type]
             done += len(rows.items)
             report(_STAGE[kind], done, rows.total)
         tally.added += done
+    if tags is not None:
+        _write_tags(writer, tags, tag_keys, set(tag_keys), report)
     _write_playlists(writer, meanwhile.playlists, tally, report)
     _write_history(writer, meanwhile.history, 0, tally, report)
 
@@ -221,7 +236,13 @@ def _incremental(
     # Which items the account has rated, kept up to date with what this refresh reads (for _reconcile_ratings).
     rated = store.rated_keys(account)
     track_keys: set[int] = set()
+    # Artists and albums added or edited since the last refresh: their styles and moods are read from detail.
+    tag_keys: list[int] = []
+    live: set[int] = set()
+    tags: Future[list[Callable[[], list[TagRow]]]] | None = None
     for kind in _KINDS:
+        if kind is ItemKind.TRACK and tag_keys:
+            tags = meanwhile.download_tags(reader, tag_keys)
         keys = set(store.item_keys(kind))
         changed: dict[int, ItemState] = {}
         report(_STAGE[kind], 0, None)
@@ -235,6 +256,8 @@ def _incremental(
             )
         ]
         for page in reader.read_changed(kind, since):
+            if kind is not ItemKind.TRACK:
+                page = _keep_detail_tags(store, page, keys, cursor.updated_at.get(kind.name, 0), tag_keys)
             _put(writer, page)
             tally.see(page)
             for record in page.records:
@@ -263,9 +286,55 @@ def _incremental(
             keys.difference_update(deleted)
         if kind is ItemKind.TRACK:
             track_keys = keys
+        else:
+            live |= keys
+    if tags is not None:
+        _write_tags(writer, tags, tag_keys, live, report)
     _reconcile_ratings(reader, writer, rated, track_keys, tally, report)
     _write_playlists(writer, meanwhile.playlists, tally, report)
     _write_history(writer, meanwhile.history, cursor.history_viewed_at, tally, report)
+
+
+def _keep_detail_tags(store: LibraryStore, page: ItemPage, known: set[int], high: int, fresh: list[int]) -> ItemPage:
+    """``page`` with the stored styles and moods on the records that are neither new nor edited since ``high``.
+
+    Their listing rows were read again for a rating or a play (or the overlap second) and carry no styles or moods;
+    writing them as read would drop the stored ones. The keys of the new and edited ones are added to ``fresh``.
+    """
+    kept: list[int] = []
+    for record in page.records:
+        edited = record.updated_at is not None and record.updated_at > high
+        if edited or record.rating_key not in known:
+            fresh.append(record.rating_key)
+        elif not isinstance(record, TrackRecord) and not (record.styles or record.moods):
+            kept.append(record.rating_key)
+    if not kept:
+        return page
+    stored = store.item_tags(kept)
+    records = [
+        replace(record, styles=tags.styles, moods=tags.moods)
+        if not isinstance(record, TrackRecord) and (tags := stored.get(record.rating_key)) is not None
+        else record
+        for record in page.records
+    ]
+    return replace(page, records=records)
+
+
+def _write_tags(
+    writer: IndexWriter,
+    read: Future[list[Callable[[], list[TagRow]]]],
+    keys: Sequence[int],
+    live: set[int],
+    report: ProgressCallback,
+) -> None:
+    """Store the styles and moods read from detail as those of ``keys`` (rows of items not in ``live`` dropped)."""
+    report("styles and moods", 0, None)
+    rows: list[TagRow] = []
+    for decode in read.result():
+        rows.extend(decode())
+    # An item deleted on the server after its detail was read must not leave tags behind in the index.
+    writer.replace_detail_tags(keys, [row for row in rows if row[0] in live])
+    report("styles and moods", len(keys), len(keys))
 
 
 def _default_state(rating_key: int) -> ItemState:
@@ -360,10 +429,19 @@ def _read_playlists(reader: SectionReader, stored: Sequence[PlaylistRecord]) -> 
 
 @dataclass(frozen=True, slots=True)
 class _Meanwhile:
-    """Reads running in threads while the refresh reads and stores items: the playlists and the new plays."""
+    """Reads running in threads while the refresh reads and stores items.
+
+    The playlists and the new plays start at once; the styles and moods of artists and albums on request.
+    """
 
     playlists: Future[_PlaylistsRead]
     history: Future[list[Callable[[], list[PlayRow]]]]
+    pool: ThreadPoolExecutor
+
+    def download_tags(self, reader: SectionReader, keys: Sequence[int]) -> Future[list[Callable[[], list[TagRow]]]]:
+        """Start downloading the styles and moods of these artists and albums (decoded later, by the caller)."""
+        wanted = list(keys)
+        return self.pool.submit(lambda: list(reader.download_tags(wanted)))
 
 
 @contextmanager
@@ -375,13 +453,15 @@ def _meanwhile(reader: SectionReader, stored: Sequence[PlaylistRecord], viewed_a
     downloaded (decoding them here would hold the GIL that the caller's SQLite inserts take back on every row).
     If the caller fails, they are left to finish or fail on their own.
     """
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="plexm8-meanwhile")
+    # Playlists, history and the artists' and albums' detail (styles and moods), each in its own thread.
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="plexm8-meanwhile")
     # One second of overlap: a play in the same second as the last one seen must not be missed (">" is strict).
     after = max(viewed_after - 1, 0)
     try:
         yield _Meanwhile(
             playlists=pool.submit(_read_playlists, reader, stored),
             history=pool.submit(lambda: list(reader.download_history(viewed_after=after))),
+            pool=pool,
         )
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -27,6 +27,7 @@ from plexm8.core.catalog import (
     PlayRecord,
     PlayRow,
     RefreshCursor,
+    TagRow,
     TrackRecord,
 )
 from plexm8.store.database import ThreadConnections, connect
@@ -202,6 +203,14 @@ class SqliteIndexWriter:
             self._conn.executemany("DELETE FROM item_states WHERE account = ? AND rating_key = ?", drop)
         self._conn.executemany(_INSERT_STATE, keep)
 
+    def replace_detail_tags(self, keys: Sequence[int], rows: Sequence[TagRow]) -> None:
+        """Make the styles and moods of the items ``keys`` exactly those in ``rows`` (their genres stay)."""
+        conn = self._conn
+        conn.executemany(
+            "DELETE FROM item_tags WHERE rating_key = ? AND kind IN ('style', 'mood')", [(key,) for key in keys]
+        )
+        conn.executemany(_INSERT_TAG, rows)
+
     def clear_rated(self, keep: Sequence[int]) -> int:
         """Clear the account's rating on every item not in ``keep``; return how many were cleared."""
         conn = self._conn
@@ -369,6 +378,9 @@ class SqliteLibraryStore:
         # inserts them from the same listing row), so the per-row foreign-key lookups, about a third of the time
         # inserting files, states and plays takes, check nothing it could get wrong. Only this connection is affected.
         conn.execute("PRAGMA foreign_keys = OFF")
+        # Likewise the CHECK on a tag's kind: the writer's kinds are its own constants, and SQLite evaluates that
+        # IN list by building a lookup table for every inserted row, which costs more than inserting the row.
+        conn.execute("PRAGMA ignore_check_constraints = ON")
         # The commit's automatic checkpoint would copy the whole refresh from the WAL into the database file before
         # the refresh returns; a thread does it after the commit instead (see _checkpoint_soon).
         conn.execute("PRAGMA wal_autocheckpoint = 0")
