@@ -218,7 +218,8 @@ def _full_build(
             report(_STAGE[kind], done, rows.total)
         tally.added += done
     if tags is not None:
-        _write_tags(writer, tags, tag_keys, set(tag_keys), report)
+        # The library was cleared above: there are no stored styles or moods to replace.
+        _write_tags(writer, tags, tag_keys, set(tag_keys), report, clear_first=False)
     _write_playlists(writer, meanwhile.playlists, tally, report)
     _write_history(writer, meanwhile.history, 0, tally, report)
 
@@ -289,7 +290,7 @@ def _incremental(
         else:
             live |= keys
     if tags is not None:
-        _write_tags(writer, tags, tag_keys, live, report)
+        _write_tags(writer, tags, tag_keys, live, report, clear_first=True)
     _reconcile_ratings(reader, writer, rated, track_keys, tally, report)
     _write_playlists(writer, meanwhile.playlists, tally, report)
     _write_history(writer, meanwhile.history, cursor.history_viewed_at, tally, report)
@@ -326,14 +327,17 @@ def _write_tags(
     keys: Sequence[int],
     live: set[int],
     report: ProgressCallback,
+    *,
+    clear_first: bool,
 ) -> None:
-    """Store the styles and moods read from detail as those of ``keys`` (rows of items not in ``live`` dropped)."""
+    """Store the styles and moods read from detail for ``keys`` (rows of items not in ``live`` dropped); with
+    ``clear_first``, those stored for ``keys`` are removed first."""
     report("styles and moods", 0, None)
     rows: list[TagRow] = []
     for decode in read.result():
         rows.extend(decode())
     # An item deleted on the server after its detail was read must not leave tags behind in the index.
-    writer.replace_detail_tags(keys, [row for row in rows if row[0] in live])
+    writer.replace_detail_tags(keys if clear_first else (), [row for row in rows if row[0] in live])
     report("styles and moods", len(keys), len(keys))
 
 
