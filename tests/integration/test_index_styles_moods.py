@@ -58,6 +58,19 @@ def detail_requests(plex: RunningServer) -> list[str]:
     return [r.path for r in plex.knobs.log if r.path.startswith(DETAIL)]
 
 
+def detail_keys(plex: RunningServer) -> set[int]:
+    return {int(key) for path in detail_requests(plex) for key in path[len(DETAIL) :].split(",")}
+
+
+def last_edited(library: Library) -> set[int]:
+    """The artists and albums in the last second of their kind's ``updatedAt`` (the high-water marks)."""
+    keys: set[int] = set()
+    for items in (library.artists, library.albums):
+        high = max(item.updated_at for item in items)
+        keys.update(item.id for item in items if item.updated_at == high)
+    return keys
+
+
 @pytest.mark.parametrize("json", [True, False], ids=["json", "xml"])
 def test_full_build_stores_every_artists_and_albums_styles_and_moods(
     plex: RunningServer, tmp_path: Path, json: bool
@@ -100,10 +113,12 @@ def test_incremental_refresh_reads_detail_only_of_edited_and_new_items(library: 
     store = SqliteLibraryStore(tmp_path / "index.db")
     with start_server(copy.deepcopy(library)) as plex:
         refresh_index(reader_for(plex.url, plex.admin_token), store, account="admin")
-        # Nothing changed: no detail request at all.
+        # Nothing changed: only the items edited in the previous refresh's last second are read again (updatedAt
+        # counts whole seconds: an edit later in that second would not move it).
+        last_second = last_edited(library)
         plex.knobs.clear_log()
         refresh_index(reader_for(plex.url, plex.admin_token), store, account="admin")
-        assert detail_requests(plex) == []
+        assert detail_keys(plex) == last_second
         # A rating and a play bring an artist and an album back in the listings, but they were not edited: their
         # stored styles and moods stay, and still no detail is read.
         artist, album = library.artists[3], library.albums[5]
@@ -112,7 +127,7 @@ def test_incremental_refresh_reads_detail_only_of_edited_and_new_items(library: 
         plex.state.scrobble(admin, plex.state.album_tracks[album.id][0].id)
         plex.knobs.clear_log()
         result = refresh_index(reader_for(plex.url, plex.admin_token), store, account="admin")
-        assert result.states_changed >= 2 and detail_requests(plex) == []
+        assert result.states_changed >= 2 and detail_keys(plex) == last_second
         assert store.item_tags() == server_tags(plex.state)
     # The server after a metadata edit: an album's styles and an artist's moods changed (their updatedAt moved).
     edited = copy.deepcopy(library)
@@ -128,8 +143,9 @@ def test_incremental_refresh_reads_detail_only_of_edited_and_new_items(library: 
         paths = detail_requests(plex)
         expected = server_tags(plex.state)
     assert not result.full and result.updated == 2
+    # The two edited items, and those of the previous last second once more.
     assert sorted(int(k) for path in paths for k in path[len(DETAIL) :].split(",")) == sorted(
-        [changed_album.id, changed_artist.id]
+        {changed_album.id, changed_artist.id} | last_second
     )
     assert store.item_tags([changed_album.id])[changed_album.id].styles[0] == "Polka"
     assert store.item_tags([changed_artist.id])[changed_artist.id].moods == ()
@@ -228,11 +244,14 @@ def test_a_malformed_detail_answer_is_a_clear_error_and_keeps_the_previous_index
         ):
             refresh_index(reader_for(url, plex.admin_token), store, account="admin", full=True)
     assert (store.item_tags(), store.artists(), store.albums(), store.counts("admin")) == before
-    # An incremental refresh that must read one edited album's detail fails the same way, leaving it all as it was.
+    # An incremental refresh that must read an edited album's detail (and those of the previous last second) fails
+    # the same way, leaving it all as it was.
     edited = copy.deepcopy(library)
     edited.albums[0].updated_at = max(a.updated_at for a in edited.albums) + 10
     with start_server(edited) as plex, garbling(plex.url) as url:
-        with pytest.raises(PlexUnavailable, match=r"did not answer like Plex on /library/metadata/\d+:"):
+        with pytest.raises(
+            PlexUnavailable, match=r"did not answer like Plex on /library/metadata/\d+,\.\.\. \(3 items\):"
+        ):
             refresh_index(reader_for(url, plex.admin_token), store, account="admin")
         assert (store.item_tags(), store.artists(), store.albums(), store.counts("admin")) == before
         # Once the server answers properly, the same refresh goes through.

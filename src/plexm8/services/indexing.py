@@ -12,8 +12,9 @@ which a server answers without sending rows:
 
 Styles and moods of artists and albums are not in list rows, only in item detail: a full build reads the detail of
 every artist and album (many ids per request, in a thread while the tracks are read and stored); an incremental
-refresh reads it only for the artists and albums that were added or whose ``updatedAt`` moved, and keeps the stored
-styles and moods of those re-read for a rating or a play only.
+refresh reads it only for the artists and albums that were added or whose ``updatedAt`` moved (or lies in the
+previous refresh's last second, like the listings' overlap), and keeps the stored styles and moods of those re-read
+for a rating or a play only.
 
 Everything one refresh writes is committed in one transaction, so a failed or killed refresh leaves the previous
 index as it was. Playback changes that move no timestamp (an "unscrobble" lowering a play count) are picked up by
@@ -299,12 +300,14 @@ def _incremental(
 def _keep_detail_tags(store: LibraryStore, page: ItemPage, known: set[int], high: int, fresh: list[int]) -> ItemPage:
     """``page`` with the stored styles and moods on the records that are neither new nor edited since ``high``.
 
-    Their listing rows were read again for a rating or a play (or the overlap second) and carry no styles or moods;
-    writing them as read would drop the stored ones. The keys of the new and edited ones are added to ``fresh``.
+    Their listing rows were read again for a rating or a play and carry no styles or moods; writing them as read
+    would drop the stored ones. The keys of the new and edited ones are added to ``fresh``. Edited means in or after
+    the second of ``high``, as the listings' own overlap second: ``updatedAt`` counts whole seconds, so an edit in
+    the same second as the previous refresh's read would otherwise never be seen.
     """
     kept: list[int] = []
     for record in page.records:
-        edited = record.updated_at is not None and record.updated_at > high
+        edited = record.updated_at is not None and record.updated_at >= high
         if edited or record.rating_key not in known:
             fresh.append(record.rating_key)
         elif not isinstance(record, TrackRecord) and not (record.styles or record.moods):
