@@ -129,7 +129,8 @@ def measure(export: Path, database: Path, mode: str) -> dict[str, Any]:
     ``product`` is the sync's own path (``match_export`` in bootstrap): the export read ahead in a worker process
     while the catalog loads and its lookups are built, then each track matched as it arrives
     (``services.matching.match_source``).
-    ``stages`` reads, loads and matches one after the other in this process and times each stage.
+    ``stages`` reads, loads and matches one after the other in this process and times each stage (with the cyclic
+    collector paused, as in the product).
     """
     rss_start = peak_rss_mb()
     store = SqliteMatchCatalog(database)
@@ -141,12 +142,14 @@ def measure(export: Path, database: Path, mode: str) -> dict[str, Any]:
         source_tracks = source.report.tracks
     else:
         from plexm8.core.matcher import match_tracks
+        from plexm8.services.gc_pause import gc_paused
 
-        tracks = list(open_source("itunes", export).tracks())
-        parsed = time.perf_counter()
-        catalog = store.load(ACCOUNT)
-        loaded = time.perf_counter()
-        outcome = match_tracks(tracks, catalog, path_mappings=None, remembered=store.remembered(ACCOUNT, "itunes"))
+        with gc_paused():  # as match_source does
+            tracks = list(open_source("itunes", export).tracks())
+            parsed = time.perf_counter()
+            catalog = store.load(ACCOUNT)
+            loaded = time.perf_counter()
+            outcome = match_tracks(tracks, catalog, path_mappings=None, remembered=store.remembered(ACCOUNT, "itunes"))
         stages = {
             "parse_s": round(parsed - started, 3),
             "load_catalog_s": round(loaded - parsed, 3),

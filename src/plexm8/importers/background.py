@@ -16,6 +16,7 @@ reports and error messages are those of an ordinary read.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import pickle
 import queue
@@ -165,6 +166,9 @@ def _stop(process: multiprocessing.process.BaseProcess, receiver: Any) -> None:
 
 def _work(source: RatingSource, sender: Any) -> None:
     """The worker: read ``source`` to its end, sending its tracks in column batches, then the report or the error."""
+    # This process only reads: its records are freed by reference counting, and the cyclic collector would only
+    # traverse them again and again.
+    gc.disable()
     try:
         rows: list[tuple[Any, ...]] = []
         for track in source.tracks():

@@ -24,7 +24,6 @@ the next full build only.
 from __future__ import annotations
 
 import bisect
-import gc
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -52,6 +51,7 @@ from plexm8.core.catalog import (
     TagRow,
     TrackRecord,
 )
+from plexm8.services.gc_pause import gc_paused
 
 __all__ = ["refresh_index"]
 
@@ -61,23 +61,6 @@ _KINDS = (ItemKind.ARTIST, ItemKind.ALBUM, ItemKind.TRACK)
 _STAGE = {ItemKind.ARTIST: "artists", ItemKind.ALBUM: "albums", ItemKind.TRACK: "tracks"}
 #: Below this many indexed keys in a range, listing the range's keys is cheaper than bisecting it further.
 _LIST_RANGE_BELOW = 2_000
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a refresh allocates millions of short-lived, acyclic objects.
-
-    A build's records and rows are freed by reference counting; the cyclic collector finds nothing in them but
-    re-traverses the growing heap again and again, which took half of the decoding time. It is re-enabled (if it
-    was enabled) when the refresh ends, however it ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _no_progress(stage: str, done: int, total: int | None) -> None:
@@ -153,7 +136,7 @@ def refresh_index(
     stored = [] if is_full else store.playlists(account)
     viewed_after = 0 if is_full or cursor is None else cursor.history_viewed_at
     with (
-        _gc_paused(),
+        gc_paused(),
         store.refresh(account) as writer,
         _meanwhile(reader, stored, viewed_after) as meanwhile,
     ):

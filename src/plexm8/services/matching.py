@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from plexm8.core.matcher import MatchCatalogStore, MatchRun
 from plexm8.core.matching import MatchOutcome, PathMapping
 from plexm8.core.ports import RatingSource
+from plexm8.services.gc_pause import gc_paused
 
 __all__ = ["match_source"]
 
@@ -29,9 +30,11 @@ def match_source(
     ``path_mappings`` ``None`` lets the matcher suggest mappings from the data. Raises
     :class:`~plexm8.errors.NotFound` when the account has no index yet.
     """
-    catalog = catalog_store.load(account)
-    catalog.build_lookups()
-    run = MatchRun(catalog, path_mappings=path_mappings, remembered=catalog_store.remembered(account, source_kind))
-    for track in source.tracks():
-        run.add(track)
-    return run.finish()
+    with gc_paused():  # a catalog and a source of 100,000s of acyclic records: see plexm8.services.gc_pause
+        catalog = catalog_store.load(account)
+        catalog.build_lookups()
+        remembered = catalog_store.remembered(account, source_kind)
+        run = MatchRun(catalog, path_mappings=path_mappings, remembered=remembered)
+        for track in source.tracks():
+            run.add(track)
+        return run.finish()
