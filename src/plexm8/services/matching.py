@@ -31,21 +31,14 @@ def match_source(
     :class:`~plexm8.errors.NotFound` when the account has no index yet.
     """
     with gc_paused():  # a catalog and a source of 100,000s of acyclic records: see plexm8.services.gc_pause
-        # The catalog is freed when _match returns, before the collector is back: its first pass then walks only
-        # what survives (the outcome), not the million objects of the catalog and its lookups (0.3 s).
-        return _match(catalog_store, account, source, source_kind, path_mappings)
-
-
-def _match(
-    catalog_store: MatchCatalogStore,
-    account: str,
-    source: RatingSource,
-    source_kind: str,
-    path_mappings: Sequence[PathMapping] | None,
-) -> MatchOutcome:
-    catalog = catalog_store.load(account)
-    catalog.build_lookups()
-    run = MatchRun(catalog, path_mappings=path_mappings, remembered=catalog_store.remembered(account, source_kind))
-    for track in source.tracks():
-        run.add(track)
-    return run.finish()
+        catalog = catalog_store.load(account)
+        catalog.build_lookups()
+        remembered = catalog_store.remembered(account, source_kind)
+        run = MatchRun(catalog, path_mappings=path_mappings, remembered=remembered)
+        for track in source.tracks():
+            run.add(track)
+        outcome = run.finish()
+        # Freed before the collector is back, so that its first pass walks only what survives (the outcome), not
+        # the million objects of the catalog and its lookups (0.2 s).
+        del catalog, run
+    return outcome
