@@ -244,10 +244,9 @@ class PlexSimApp:
         for json_form in (False, True):
             for obj in everything:
                 self.elements.fragment(obj, style, json_form=json_form)
-        played = {row.key: row for row in self.state.history}
+        played = list({row.key: row for row in self.state.history}.values())
         for json_form in (False, True):
-            for row in played.values():
-                self.elements.history_fragment(row, json_form=json_form)
+            self.elements.history_fragments(played, json_form=json_form)
 
     # --- WSGI plumbing ----------------------------------------------------------------------------------------
 
@@ -1176,8 +1175,7 @@ class PlexSimApp:
             # The spec lets history requests leave attributes off (excludeFields=a,b): a client that stores a few
             # fields of 300,000 rows asks for only those.
             exclude, _ = self._exclusions(ctx)
-            fragment = self.elements.history_fragment
-            pieces = [fragment(row, json_form=ctx.json_form, exclude=exclude) for row in chosen]
+            pieces = self.elements.history_fragments(chosen, json_form=ctx.json_form, exclude=exclude)
             if ctx.json_form:
                 response = Response(200, json_container(attrs, pieces), _JSON_TYPE)
             else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from plexsim.library import Album, Artist, Track
@@ -147,8 +148,14 @@ class ElementBuilder:
         self.state = state
         self._cache: dict[tuple[int, ListStyle, bool], Fragment] = {}
         self._cache_lock = threading.Lock()
-        #: Rendered track attributes of history rows, by (track id, JSON form, excluded fields).
-        self._history_cache: dict[tuple[int, bool, frozenset[str]], bytes] = {}
+        #: Catalogue parts of item detail (before, after, children), by (item id, style): the library is read-only,
+        #: and a build reads the detail of every artist and album, many ids per request.
+        self._detail_cache: dict[
+            tuple[int, ListStyle], tuple[dict[str, AttrValue], dict[str, AttrValue], tuple[Node, ...]]
+        ] = {}
+        #: Rendered track attributes of history rows, by (JSON form, excluded fields), then by track id: one lookup
+        #: of the form per request, not one per row (equal sets of excluded fields are compared item by item).
+        self._history_cache: dict[tuple[bool, frozenset[str]], dict[int, bytes]] = {}
         #: Templates of a history row's own attributes, by (JSON form, excluded fields).
         self._history_template_cache: dict[
             tuple[bool, frozenset[str]], tuple[bytes, bytes, tuple[tuple[int, ...], tuple[int, ...]]]
@@ -406,12 +413,28 @@ class ElementBuilder:
         extra: dict[str, AttrValue] | None = None,
     ) -> Node:
         """An item's full element for ``account``; ``extra`` attributes (``playlistItemID``, ``distance``) go last."""
-        before, after, children = self.parts(obj, style=style, detail=detail)
+        if detail:
+            before, after, children = self._detail_parts(obj, style)
+        else:
+            before, after, children = self.parts(obj, style=style)
         own = trim_attrs(self.account_attrs(account, obj, detail=detail), style.exclude_fields)
         attrs = {**before, **own, **after, **(extra or {})}
         if detail and obj.id in account.locked_ratings:
             children.extend(trim_nodes([Node("Field", {"locked": True, "name": "userRating"})], style))
         return Node(self.tag_of(obj), attrs, children)
+
+    def _detail_parts(
+        self, obj: Item, style: ListStyle
+    ) -> tuple[dict[str, AttrValue], dict[str, AttrValue], list[Node]]:
+        """:meth:`parts` of the item's detail, from the cache; the list of children is the caller's to extend."""
+        cache_key = (obj.id, style)
+        found = self._detail_cache.get(cache_key)
+        if found is None:
+            before, after, children = self.parts(obj, style=style, detail=True)
+            found = (before, after, tuple(children))
+            with self._cache_lock:
+                self._detail_cache[cache_key] = found
+        return found[0], found[1], list(found[2])
 
     def fragment(self, obj: Item, style: ListStyle, *, json_form: bool) -> Fragment:
         """The cached catalogue rendering of a list item (no per-account attributes)."""
@@ -496,34 +519,47 @@ class ElementBuilder:
         return Node("Track", {name: value for name, value in attrs.items() if name not in exclude})
 
     def _history_middle(self, track_id: int, json_form: bool, exclude: frozenset[str]) -> bytes:
-        cache_key = (track_id, json_form, exclude)
-        middle = self._history_cache.get(cache_key)
-        if middle is None:
-            attrs = self._history_track_attrs(track_id)
-            if exclude:
-                attrs = {name: value for name, value in attrs.items() if name not in exclude}
-            middle = (json_attrs(attrs) if json_form else xml_attrs(attrs)).encode("utf-8")
-            with self._cache_lock:
-                self._history_cache[cache_key] = middle
-        return middle
+        attrs = self._history_track_attrs(track_id)
+        if exclude:
+            attrs = {name: value for name, value in attrs.items() if name not in exclude}
+        return (json_attrs(attrs) if json_form else xml_attrs(attrs)).encode("utf-8")
 
     def history_fragment(self, row: HistoryRow, *, json_form: bool, exclude: frozenset[str] = frozenset()) -> bytes:
-        """:meth:`history_node` rendered, byte for byte, from a cached rendering of the row's track attributes.
+        """:meth:`history_node` rendered, byte for byte, from a cached rendering of the row's track attributes."""
+        return self.history_fragments([row], json_form=json_form, exclude=exclude)[0]
+
+    def history_fragments(
+        self, rows: Sequence[HistoryRow], *, json_form: bool, exclude: frozenset[str] = frozenset()
+    ) -> list[bytes]:
+        """:meth:`history_fragment` of each row.
 
         A full history is hundreds of thousands of rows over a read-only catalogue, so the track's part is rendered
         once per track, form and set of excluded fields; the row's own attributes are integers, which need no
         escaping.
         """
-        middle = self._history_middle(row.key, json_form, exclude)
+        with self._cache_lock:
+            middles = self._history_cache.setdefault((json_form, exclude), {})
+        out: list[bytes] = []
+        append = out.append
         if exclude.isdisjoint(_HISTORY_OWN):
             # One bytes formatting per row: half the cost of formatting text and encoding it, over 300,000 rows.
             template = _HISTORY_JSON if json_form else _HISTORY_XML
-            return template % (row.id, middle, row.viewed_at, row.account_id, row.device_id)
+            for row in rows:
+                middle = middles.get(row.key)
+                if middle is None:
+                    middle = middles[row.key] = self._history_middle(row.key, json_form, exclude)
+                append(template % (row.id, middle, row.viewed_at, row.account_id, row.device_id))
+            return out
         head, tail, values = self._history_templates(json_form, exclude)
-        own = (row.id, row.viewed_at, row.account_id, row.device_id)
-        body = head % tuple(own[i] for i in values[0]) + middle + tail % tuple(own[i] for i in values[1])
-        # Every member starts with its separator; the first one's is the element's opening instead.
-        return b"{" + body[1:] + b"}" if json_form else b"<Track" + body + b" />"
+        for row in rows:
+            middle = middles.get(row.key)
+            if middle is None:
+                middle = middles[row.key] = self._history_middle(row.key, json_form, exclude)
+            own = (row.id, row.viewed_at, row.account_id, row.device_id)
+            body = head % tuple(own[i] for i in values[0]) + middle + tail % tuple(own[i] for i in values[1])
+            # Every member starts with its separator; the first one's is the element's opening instead.
+            append(b"{" + body[1:] + b"}" if json_form else b"<Track" + body + b" />")
+        return out
 
     def _history_templates(
         self, json_form: bool, exclude: frozenset[str]

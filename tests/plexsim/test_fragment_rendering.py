@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from builders import ADMIN_TOKEN, small_library
+from builders import ADMIN_TOKEN, ALICE_TOKEN, small_library
 from plexapi.server import PlexServer
 
 from plexsim.elements import ElementBuilder, ListStyle
@@ -122,3 +122,54 @@ def test_history_rows_from_cached_track_attributes_match_the_node_rendering() ->
                 assert json_container(container, pieces) == render_json(Node("MediaContainer", container, nodes))
             else:
                 assert xml_container(container, pieces) == render_xml(Node("MediaContainer", container, nodes))
+
+
+def test_item_detail_from_the_cache_is_the_fresh_rendering_with_each_accounts_own_attributes() -> None:
+    """Detail is built from cached catalogue parts: the same bytes as a fresh rendering, for every account, after
+    a rating changes, and with the per-request children (extras) added to a copy, never to the cached parts."""
+    with start_server(small_library()) as sim:
+        state = sim.state
+        keys = ",".join(str(key) for key in sorted(state.artists) + sorted(state.albums) + sorted(state.tracks)[:5])
+        lean = {"excludeFields": "summary,thumb", "excludeElements": "Guid"}
+
+        def detail(token: str, **params: str) -> list[bytes]:
+            pages = []
+            for accept in ("application/json", "*/*"):
+                response = requests.get(
+                    f"{sim.url}/library/metadata/{keys}",
+                    params=params,
+                    headers={"X-Plex-Token": token, "Accept": accept},
+                    timeout=30,
+                )
+                assert response.status_code == 200
+                pages.append(response.content)
+            return pages
+
+        first = {
+            (token, bool(params)): detail(token, **params)
+            for token in (ADMIN_TOKEN, ALICE_TOKEN)
+            for params in ({}, lean)
+        }
+        # Served again from the cache: byte for byte the same (extras appended to the cached children would repeat).
+        for (token, trimmed), pages in first.items():
+            assert detail(token, **(lean if trimmed else {})) == pages
+        assert first[(ADMIN_TOKEN, False)] != first[(ALICE_TOKEN, False)]  # each account's own ratings and plays
+        admin = state.account_for_token(ADMIN_TOKEN)
+        assert admin is not None
+        album = sorted(state.albums)[0]
+        state.rate(admin, album, 3.0)
+        rated_at = admin.ratings[album].rated_at
+        rated = detail(ADMIN_TOKEN)
+        assert rated != first[(ADMIN_TOKEN, False)] and rated[0].count(b'"userRating":3.0') >= 1
+        assert detail(ALICE_TOKEN) == first[(ALICE_TOKEN, False)]
+    # A server that never rendered these items before gives the same bytes.
+    with start_server(small_library()) as fresh:
+        fresh_admin = fresh.state.account_for_token(ADMIN_TOKEN)
+        assert fresh_admin is not None
+        fresh.state.rate(fresh_admin, album, 3.0, rated_at=rated_at)
+        response = requests.get(
+            f"{fresh.url}/library/metadata/{keys}",
+            headers={"X-Plex-Token": ADMIN_TOKEN, "Accept": "application/json"},
+            timeout=30,
+        )
+        assert response.content == rated[0]
