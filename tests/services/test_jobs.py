@@ -200,15 +200,20 @@ def test_the_store_keeps_only_the_newest_jobs(tmp_path: Path) -> None:
         store.close()
 
 
-def test_progress_is_live_in_memory_but_written_at_most_every_interval(job_store: SqliteJobStore) -> None:
+def test_progress_is_live_in_memory_but_written_at_most_every_interval_or_on_a_new_stage(
+    job_store: SqliteJobStore,
+) -> None:
     clock = [1000.0]
     runner = JobRunner(job_store, save_interval=10.0, clock=lambda: clock[0])
-    release, reported = threading.Event(), threading.Event()
+    release, reported, next_stage, staged = (threading.Event() for _ in range(4))
 
     def work(control: JobControl) -> JobOutcome:
         for done in range(1, 101):
             control.progress("items", done, 100)
         reported.set()
+        next_stage.wait(DEADLINE_S)
+        control.progress("commit", 0, None)
+        staged.set()
         release.wait(DEADLINE_S)
         return JobOutcome()
 
@@ -216,12 +221,18 @@ def test_progress_is_live_in_memory_but_written_at_most_every_interval(job_store
         record = runner.submit("demo", None, work)
         assert reported.wait(DEADLINE_S)
         assert runner.get(record.id).progress.done == 100
-        # The clock did not move: only the start was written, none of the 100 reports.
+        # The clock did not move: of the 100 reports only the first, which began the stage, was written.
         stored = job_store.get(record.id)
-        assert stored is not None and stored.state is JobState.RUNNING and stored.progress.done == 0
+        assert stored is not None and stored.state is JobState.RUNNING
+        assert (stored.progress.stage, stored.progress.done) == ("items", 1)
+        # A new stage is written at once, however soon it comes.
+        next_stage.set()
+        assert staged.wait(DEADLINE_S)
+        stored = job_store.get(record.id)
+        assert stored is not None and (stored.progress.stage, stored.progress.done) == ("commit", 0)
         release.set()
         final = runner.wait(record.id, timeout=DEADLINE_S)
-        assert final.progress.done == 100
+        assert final.progress.stage == "commit"
     finally:
         release.set()
         runner.close()

@@ -380,8 +380,10 @@ class JobRunner:
     def _report(self, active: _Active, progress: JobProgress) -> None:
         now = self._clock()
         with active.lock:
+            # A new stage is saved at once: the next report may be long in coming (a stage waiting on the server).
+            new_stage = progress.stage != active.record.progress.stage
             active.record = dataclasses.replace(active.record, progress=progress)
-            if now - active.saved_at >= self._save_interval:
+            if new_stage or now - active.saved_at >= self._save_interval:
                 active.saved_at = now
                 # Never wait for the database here: the job's own transaction may be holding it (an index refresh).
                 self._store.save(active.record, wait=False)
