@@ -147,8 +147,9 @@ def test_index_and_jobs_have_help() -> None:
 
 def test_index_follows_a_refresh_another_runner_has_under_way(plex: RunningServer, library: Library) -> None:
     """A second `plexm8 index` while the service refreshes the same account shows that refresh, not its own."""
-    # Each listing page of the service's refresh takes 1.5 s, so it is still running once the CLI has started.
-    plex.knobs.configure(slow_path=r"^/library/sections/\d+/all$", slow_ms=1500)
+    # Each listing page of the service's refresh takes 4 s (the first pages of all listings are asked for at once),
+    # so it is still running once the CLI has started.
+    plex.knobs.configure(slow_path=r"^/library/sections/\d+/all$", slow_ms=4000)
     environ = {**env_for(plex), "INDEX_REFRESH_INTERVAL": "0"}
     with build_services(load_environment_settings({**os.environ, **environ})) as service:
         account = service.account_for(None)
@@ -169,7 +170,7 @@ def test_index_follows_a_refresh_another_runner_has_under_way(plex: RunningServe
         assert f"already running in another PlexM8 process (job {job.id}); following it." in result.stderr
         assert f"The refresh (job {job.id}) succeeded:" in result.stdout
         # The recorded progress of the service's refresh is shown as it is sampled (at least one stage line).
-        assert any(re.fullmatch(r"[a-z]+ \d+(/\d+)?", line) for line in result.stdout.splitlines())
+        assert any(re.fullmatch(r"[a-z]+ \d+(/\d+)?", line) for line in result.stdout.splitlines()), result.stdout
         refreshes = service.jobs.list(kind=INDEX_REFRESH_JOB, account=account.key)
         assert [j.id for j in refreshes] == [job.id], "the CLI must not have started a second refresh"
         assert service.jobs.get(job.id).state is JobState.SUCCEEDED

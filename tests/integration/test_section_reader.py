@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import astuple, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,6 +117,32 @@ def test_rows_carry_what_records_do(plex: RunningServer, json: bool) -> None:
         assert max(page.updated_at for page in rows) == max(r.updated_at or 0 for r in records)
         assert max(page.last_rated_at for page in rows) == max(s.last_rated_at or 0 for s in states)
         assert max(page.last_viewed_at for page in rows) == max(s.last_viewed_at or 0 for s in states)
+
+
+def test_rows_of_several_kinds_come_in_turn_with_every_first_page_asked_for_at_once(plex: RunningServer) -> None:
+    kinds = (ItemKind.ARTIST, ItemKind.ALBUM, ItemKind.TRACK)
+    apart = [rows for kind in kinds for rows in admin(plex, page_size=70).read_rows(kind)]
+    before = len(plex.knobs.log)
+    pages = admin(plex, page_size=70).read_rows(*kinds)
+    first = next(pages)
+    assert first.kind is ItemKind.ARTIST
+
+    def first_pages_asked() -> set[str]:
+        log = plex.knobs.log[before:]
+        listed = [r.query for r in log if r.path.endswith("/all") and "X-Plex-Container-Start=0&" in r.query]
+        return {kind.name for kind in kinds if any(f"type={kind.value}&" in query for query in listed)}
+
+    # The album and track listings were asked for before the artists' page was consumed (bounded wait: the
+    # requests run in threads).
+    deadline = time.monotonic() + 10
+    while first_pages_asked() != {kind.name for kind in kinds} and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert first_pages_asked() == {kind.name for kind in kinds}
+    together = [first, *pages]
+    assert [(rows.kind, rows.items, rows.files, rows.states) for rows in together] == [
+        (rows.kind, rows.items, rows.files, rows.states) for rows in apart
+    ]
+    assert [rows.kind for rows in together].count(ItemKind.TRACK) == -(-240 // 70)
 
 
 def test_downloaded_history_decodes_to_the_same_plays(plex: RunningServer) -> None:

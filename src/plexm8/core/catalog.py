@@ -299,8 +299,8 @@ class SectionReader(Protocol):
         """The items of ``kind`` with any of the timestamps after its bound (one query ORing them), page by page."""
         ...
 
-    def read_rows(self, kind: ItemKind) -> Iterator[ItemRows]:
-        """Every item of ``kind`` as plain rows, page by page (what a full build reads)."""
+    def read_rows(self, *kinds: ItemKind) -> Iterator[ItemRows]:
+        """Every item of each of ``kinds`` in turn as plain rows, page by page (what a full build reads)."""
         ...
 
     def read_keys(self, kind: ItemKind, *, key_above: int | None = None, key_below: int | None = None) -> list[int]:

@@ -264,6 +264,15 @@ class PlexSectionReader:
         xml = "json" not in content_type and body.lstrip()[:1] == b"<"
         return body, xml
 
+    def _page_fetcher(self, path: str, params: Params) -> Callable[[int], tuple[bytes, bool]]:
+        """A function downloading the page of ``path`` that starts at a given offset."""
+
+        def fetch(start: int) -> tuple[bytes, bool]:
+            paging = [("X-Plex-Container-Start", str(start)), ("X-Plex-Container-Size", str(self._page_size))]
+            return self._get(path, params + paging)
+
+        return fetch
+
     def _decode(self, path: str, decode: Callable[[bytes, bool], T], params: Params) -> T:
         return self._parse(path, decode, self._get(path, params))
 
@@ -280,22 +289,21 @@ class PlexSectionReader:
         decode: Callable[[bytes, bool], tuple[int, T]],
         *,
         later: Callable[[tuple[bytes, bool]], T] | None = None,
+        first: Future[tuple[bytes, bool]] | None = None,
     ) -> Iterator[T]:
         """Every page of a paged listing, in order; later pages are fetched while earlier ones are consumed.
 
         ``later``, when given, turns each page after the first from its downloaded body instead of ``decode``.
+        ``first``, when given, is the download of the first page, already asked for (see :meth:`_page_fetcher`).
 
         The pool threads only download (socket reads release the GIL); pages are decoded here, in the consuming
         thread. Decoding in the pool made it hold the GIL while the consumer's SQLite inserts, which release and
         re-take the GIL on every row, queued behind it: the inserts ran three times slower.
         """
 
-        def fetch(start: int) -> tuple[bytes, bool]:
-            paging = [("X-Plex-Container-Start", str(start)), ("X-Plex-Container-Size", str(self._page_size))]
-            return self._get(path, params + paging)
-
-        total, first = self._parse(path, decode, fetch(0))
-        yield first
+        fetch = self._page_fetcher(path, params)
+        total, page = self._parse(path, decode, fetch(0) if first is None else first.result())
+        yield page
         starts = range(self._page_size, total, self._page_size)
         if not starts:
             return
@@ -378,14 +386,29 @@ class PlexSectionReader:
         grouped = [("push", "1"), *filters, ("pop", "1")] if len(since) > 1 else filters
         yield from self._pages(self._all_path(), [("type", str(kind.value)), *grouped], self._item_decoder(kind))
 
-    def read_rows(self, kind: ItemKind) -> Iterator[ItemRows]:
-        """Every item of ``kind`` as plain rows, page by page (what a full build reads)."""
+    def read_rows(self, *kinds: ItemKind) -> Iterator[ItemRows]:
+        """Every item of each of ``kinds`` in turn as plain rows, page by page (what a full build reads).
 
-        def decode(body: bytes, xml: bool) -> tuple[int, ItemRows]:
-            rows = decode_rows(body, kind, xml=xml)
-            return rows.total, rows
+        The first page of every kind is asked for at once: while the caller stores one kind, the server is already
+        answering the next, instead of waiting for the caller to ask.
+        """
+        path = self._all_path()
 
-        yield from self._pages(self._all_path(), [("type", str(kind.value))], decode)
+        def decoder(kind: ItemKind) -> Callable[[bytes, bool], tuple[int, ItemRows]]:
+            def decode(body: bytes, xml: bool) -> tuple[int, ItemRows]:
+                rows = decode_rows(body, kind, xml=xml)
+                return rows.total, rows
+
+            return decode
+
+        params: list[Params] = [[("type", str(kind.value))] for kind in kinds]
+        pool = ThreadPoolExecutor(max_workers=max(len(kinds), 1), thread_name_prefix="plexm8-first")
+        try:
+            firsts = [pool.submit(self._page_fetcher(path, p), 0) for p in params]
+            for kind, p, first in zip(kinds, params, firsts, strict=True):
+                yield from self._pages(path, p, decoder(kind), first=first)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     @staticmethod
     def _item_decoder(kind: ItemKind) -> Callable[[bytes, bool], tuple[int, ItemPage]]:

@@ -187,20 +187,26 @@ def _full_build(
     writer.clear_library()
     tag_keys: list[int] = []
     tags: Future[list[Callable[[], list[TagRow]]]] | None = None
-    for kind in _KINDS:
-        if kind is ItemKind.TRACK:
-            # Every artist and album is known now: their detail downloads while the (long) track stage runs.
-            tags = meanwhile.download_tags(reader, tag_keys)
-        done = 0
-        report(_STAGE[kind], 0, None)
-        for rows in reader.read_rows(kind):
-            writer.put_rows(rows)
-            tally.see_rows(rows)
-            if kind is not ItemKind.TRACK:
-                tag_keys.extend(int(row[0]) for row in rows.items)  # type: ignore[arg-type]
-            done += len(rows.items)
-            report(_STAGE[kind], done, rows.total)
-        tally.added += done
+    kind: ItemKind | None = None
+    done = 0
+    report(_STAGE[_KINDS[0]], 0, None)
+    # The listings' first pages are all asked for at once, ahead of the reads only needed at the end, which start
+    # when the first page is here: the server answers what is stored first, first.
+    for rows in reader.read_rows(*_KINDS):
+        meanwhile.start()
+        if rows.kind is not kind:
+            kind, done = rows.kind, 0
+            report(_STAGE[kind], 0, None)
+            if kind is ItemKind.TRACK:
+                # Every artist and album is known now: their detail downloads while the (long) track stage runs.
+                tags = meanwhile.download_tags(reader, tag_keys)
+        writer.put_rows(rows)
+        tally.see_rows(rows)
+        if kind is not ItemKind.TRACK:
+            tag_keys.extend(int(row[0]) for row in rows.items)  # type: ignore[arg-type]
+        done += len(rows.items)
+        tally.added += len(rows.items)
+        report(_STAGE[kind], done, rows.total)
     if tags is not None:
         # The library was cleared above: there are no stored styles or moods to replace.
         _write_tags(writer, tags, tag_keys, set(tag_keys), report, clear_first=False)
@@ -218,6 +224,7 @@ def _incremental(
     tally: _Tally,
     report: ProgressCallback,
 ) -> None:
+    meanwhile.start()
     # Which items the account has rated, kept up to date with what this refresh reads (for _reconcile_ratings).
     rated = store.rated_keys(account)
     track_keys: set[int] = set()
@@ -417,44 +424,63 @@ def _read_playlists(reader: SectionReader, stored: Sequence[PlaylistRecord]) -> 
     return _PlaylistsRead(result, unchanged, changed)
 
 
-@dataclass(frozen=True, slots=True)
 class _Meanwhile:
     """Reads running in threads while the refresh reads and stores items.
 
-    The playlists and the new plays start at once; the styles and moods of artists and albums on request.
+    The playlists and the new plays from :meth:`start` on; the styles and moods of artists and albums on request.
+    Storing items keeps this process busy while the server idles, and answering smart playlists and history keeps
+    the server busy: in threads, both run at once. The threads mostly wait on the server; history pages are only
+    downloaded (decoding them here would hold the GIL that the caller's SQLite inserts take back on every row).
     """
 
-    playlists: Future[_PlaylistsRead]
-    history: Future[list[Callable[[], list[PlayRow]]]]
-    pool: ThreadPoolExecutor
+    def __init__(self, reader: SectionReader, stored: Sequence[PlaylistRecord], viewed_after: int) -> None:
+        self._reader = reader
+        self._stored = stored
+        # One second of overlap: a play in the same second as the last one seen must not be missed (">" is strict).
+        self._after = max(viewed_after - 1, 0)
+        # Playlists, history and the artists' and albums' detail (styles and moods), each in its own thread.
+        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="plexm8-meanwhile")
+        self._playlists: Future[_PlaylistsRead] | None = None
+        self._history: Future[list[Callable[[], list[PlayRow]]]] | None = None
+
+    def start(self) -> None:
+        """Start reading the playlists and the history (once; later calls do nothing)."""
+        if self._playlists is None:
+            reader, after = self._reader, self._after
+            self._playlists = self._pool.submit(_read_playlists, reader, self._stored)
+            self._history = self._pool.submit(lambda: list(reader.download_history(viewed_after=after)))
+
+    @property
+    def playlists(self) -> Future[_PlaylistsRead]:
+        self.start()
+        assert self._playlists is not None
+        return self._playlists
+
+    @property
+    def history(self) -> Future[list[Callable[[], list[PlayRow]]]]:
+        self.start()
+        assert self._history is not None
+        return self._history
 
     def download_tags(self, reader: SectionReader, keys: Sequence[int]) -> Future[list[Callable[[], list[TagRow]]]]:
         """Start downloading the styles and moods of these artists and albums (decoded later, by the caller)."""
         wanted = list(keys)
-        return self.pool.submit(lambda: list(reader.download_tags(wanted)))
+        return self._pool.submit(lambda: list(reader.download_tags(wanted)))
+
+    def close(self) -> None:
+        """Leave what still runs to finish or fail on its own, and start nothing more."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @contextmanager
 def _meanwhile(reader: SectionReader, stored: Sequence[PlaylistRecord], viewed_after: int) -> Iterator[_Meanwhile]:
-    """Start reading playlists and history in threads; the server evaluates and renders them while the caller works.
-
-    Storing items keeps this process busy while the server idles, and answering smart playlists and history keeps
-    the server busy: in threads, both run at once. The threads mostly wait on the server; history pages are only
-    downloaded (decoding them here would hold the GIL that the caller's SQLite inserts take back on every row).
-    If the caller fails, they are left to finish or fail on their own.
-    """
-    # Playlists, history and the artists' and albums' detail (styles and moods), each in its own thread.
-    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="plexm8-meanwhile")
-    # One second of overlap: a play in the same second as the last one seen must not be missed (">" is strict).
-    after = max(viewed_after - 1, 0)
+    """Reads in threads beside the refresh (see :class:`_Meanwhile`); if the caller fails, they are left to finish
+    or fail on their own."""
+    meanwhile = _Meanwhile(reader, stored, viewed_after)
     try:
-        yield _Meanwhile(
-            playlists=pool.submit(_read_playlists, reader, stored),
-            history=pool.submit(lambda: list(reader.download_history(viewed_after=after))),
-            pool=pool,
-        )
+        yield meanwhile
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        meanwhile.close()
 
 
 def _write_playlists(
