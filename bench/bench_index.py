@@ -50,16 +50,23 @@ def floor(url: str, total: int, page: int = 10_000, *, json: bool = True) -> tup
 
 
 def warm(url: str) -> None:
-    """Have plexsim render every listing the build reads once (artists, albums, history), as the tracks are.
+    """Have plexsim render once what the build reads (artists, albums, their detail, playlists, history), as tracks.
 
     plexsim keeps each item's rendering from its first request, in the form asked for; a running server has
     answered these before, so a cold cache would charge the build plexsim's first rendering. A real server has no
     such cache: it reads rows from its database every time.
     """
     reader = PlexSectionReader(url, TOKEN, page_size=10_000, timeout=120)
+    keys: list[int] = []
     for kind in (ItemKind.ARTIST, ItemKind.ALBUM):
-        for _ in reader.read_rows(kind):
-            pass
+        for rows in reader.read_rows(kind):
+            keys.extend(int(row[0]) for row in rows.items)  # type: ignore[arg-type]
+    # The styles and moods of every artist and album, from item detail, as the build asks for them.
+    for _ in reader.download_tags(keys):
+        pass
+    # Every playlist's items: plexsim keeps a smart playlist's evaluation until a rating or play changes.
+    for playlist in reader.read_playlists():
+        reader.read_playlist_items(playlist.rating_key)
     for _ in reader.download_history():
         pass
     reader.close()
