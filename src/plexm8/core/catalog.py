@@ -31,6 +31,8 @@ __all__ = [
     "LibraryStore",
     "PlayRecord",
     "PlayRow",
+    "PlaySource",
+    "PlaySpool",
     "PlaylistItem",
     "PlaylistRecord",
     "ProgressCallback",
@@ -200,6 +202,8 @@ TagRow: TypeAlias = tuple[int, str, int, str]
 FileRow: TypeAlias = tuple[int, int, str]
 #: The fields of :class:`PlayRecord` in declaration order.
 PlayRow: TypeAlias = tuple[int, int, int, int | None, int | None]
+#: What a full history is read by in another process: a picklable callable giving the plays page by page.
+PlaySource: TypeAlias = Callable[[], Iterator[list[PlayRow]]]
 #: The fields of :class:`ItemState` in declaration order.
 StateRow: TypeAlias = tuple[int, float | None, int | None, int, int | None, int]
 
@@ -327,6 +331,17 @@ class SectionReader(Protocol):
         """The pages of :meth:`read_history` as plain rows, as soon as each is downloaded; decoded when called."""
         ...
 
+    def count_plays(self, *, viewed_after: int = 0) -> int:
+        """How many plays :meth:`read_history` would give (asked without reading them)."""
+        ...
+
+    def play_source(self, *, viewed_after: int = 0) -> PlaySource:
+        """:meth:`download_history`'s plays, decoded, from a picklable callable that reads them on its own.
+
+        It opens its own connection wherever it is called (another process) and raises the same errors.
+        """
+        ...
+
     def download_tags(self, keys: Sequence[int]) -> Iterator[Callable[[], list[TagRow]]]:
         """The styles and moods of these artists and albums (item detail only), as each part is downloaded.
 
@@ -381,6 +396,11 @@ class IndexWriter(Protocol):
         """:meth:`add_plays` for plain rows."""
         ...
 
+    def add_spooled_plays(self, spool: PlaySpool) -> tuple[int, int]:
+        """Record the plays a finished spool holds that are not recorded yet; return how many were new and the
+        latest ``viewed_at`` among all it holds (0 when none). Raises the spool's source's error."""
+        ...
+
     def set_cursor(self, cursor: RefreshCursor) -> None: ...
 
     def commit(self) -> None:
@@ -388,8 +408,24 @@ class IndexWriter(Protocol):
         ...
 
 
+class PlaySpool(Protocol):
+    """Plays being read by a :data:`PlaySource` in another process and stored aside, for a writer to take in bulk.
+
+    The other process keeps the reading and decoding of a large history off the refresh's own thread; when it cannot
+    run or dies, the source is read here instead, with the same result.
+    """
+
+    def close(self) -> None:
+        """Stop the reading if it still runs and remove what was stored aside."""
+        ...
+
+
 class LibraryStore(Protocol):
     """The local index (SQLite): library metadata shared by all accounts plus per-account state."""
+
+    def spool_plays(self, source: PlaySource) -> PlaySpool:
+        """Start reading ``source`` into a spool beside the index (the caller closes it)."""
+        ...
 
     def refresh(self, account: str) -> AbstractContextManager[IndexWriter]:
         """A writer for one refresh of ``account``; leaving the block without ``commit()`` discards everything."""

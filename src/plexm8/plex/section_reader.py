@@ -16,6 +16,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import requests
@@ -31,6 +32,7 @@ from plexm8.core.catalog import (
     PlaylistRecord,
     PlayRecord,
     PlayRow,
+    PlaySource,
     SectionInfo,
     TagRow,
 )
@@ -182,6 +184,7 @@ class PlexSectionReader:
         self._page_size = page_size
         self._timeout = timeout
         self._workers = max(1, workers)
+        self._json = json
         self._headers = {
             "Accept": "application/json" if json else "*/*",
             "X-Plex-Token": token,
@@ -510,6 +513,25 @@ class PlexSectionReader:
             params.append(("viewedAt>", str(viewed_after)))
         return params
 
+    def count_plays(self, *, viewed_after: int = 0) -> int:
+        """How many plays :meth:`read_history` would give (one request that returns no rows)."""
+        params = self._history_params(viewed_after)
+        params += [("X-Plex-Container-Start", "0"), ("X-Plex-Container-Size", "0")]
+        return self._decode("/status/sessions/history/all", lambda b, x: decode_total(b, xml=x), params)
+
+    def play_source(self, *, viewed_after: int = 0) -> PlaySource:
+        """:meth:`download_history`'s plays from a picklable callable with its own reader (for another process)."""
+        return _HistorySource(
+            base_url=self._base_url,
+            token=self._token,
+            section_id=self.section().section_id,
+            page_size=self._page_size,
+            timeout=self._timeout,
+            workers=self._workers,
+            json=self._json,
+            viewed_after=viewed_after,
+        )
+
     def read_history(self, *, viewed_after: int = 0) -> Iterator[list[PlayRecord]]:
         """Plays in this section visible to the account that happened after ``viewed_after``, page by page."""
         params = self._history_params(viewed_after)
@@ -534,3 +556,33 @@ class PlexSectionReader:
             return total, lambda: plays
 
         yield from self._pages(path, self._history_params(viewed_after), first, later=pending)
+
+
+@dataclass(frozen=True)
+class _HistorySource:
+    """A section's history as :meth:`PlexSectionReader.play_source` gives it: picklable, reads with its own reader."""
+
+    base_url: str
+    token: str = field(repr=False)
+    section_id: int
+    page_size: int
+    timeout: float
+    workers: int
+    json: bool
+    viewed_after: int
+
+    def __call__(self) -> Iterator[list[PlayRow]]:
+        reader = PlexSectionReader(
+            self.base_url,
+            self.token,
+            section_id=self.section_id,
+            page_size=self.page_size,
+            timeout=self.timeout,
+            workers=self.workers,
+            json=self.json,
+        )
+        try:
+            for page in reader.download_history(viewed_after=self.viewed_after):
+                yield page()
+        finally:
+            reader.close()

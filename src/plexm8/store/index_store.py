@@ -26,11 +26,14 @@ from plexm8.core.catalog import (
     PlaylistRecord,
     PlayRecord,
     PlayRow,
+    PlaySource,
+    PlaySpool,
     RefreshCursor,
     TagRow,
     TrackRecord,
 )
 from plexm8.store.database import ThreadConnections, connect
+from plexm8.store.play_spool import SqlitePlaySpool
 
 __all__ = ["SqliteIndexWriter", "SqliteLibraryStore"]
 
@@ -304,6 +307,25 @@ class SqliteIndexWriter:
             "INSERT OR IGNORE INTO plays VALUES (?, ?, ?, ?, ?, ?)", [(account, *play) for play in sorted(plays)]
         ).rowcount
 
+    def add_spooled_plays(self, spool: PlaySpool) -> tuple[int, int]:
+        """Record the plays of a :class:`SqlitePlaySpool` not recorded yet; return how many were new and the latest
+        ``viewed_at`` it holds.
+
+        The spool file is attached and its plays copied in one statement, which SQLite runs in C (the connection
+        closes, detaching it, when the refresh ends).
+        """
+        if not isinstance(spool, SqlitePlaySpool):
+            raise TypeError(f"not a spool of this store: {spool!r}")
+        path, _, high = spool.finish()
+        conn = self._conn
+        conn.execute("ATTACH DATABASE ? AS spool", (str(path),))
+        added = conn.execute(
+            "INSERT OR IGNORE INTO plays SELECT ?, history_id, rating_key, viewed_at, plex_account_id, device_id"
+            " FROM spool.plays ORDER BY history_id",
+            (self._account,),
+        ).rowcount
+        return added, high
+
     def set_cursor(self, cursor: RefreshCursor) -> None:
         """Record where this refresh leaves off (part of the same transaction)."""
         payload = json.dumps(
@@ -367,6 +389,10 @@ class SqliteLibraryStore:
     def close(self) -> None:
         """Close this thread's read connection (others close when their threads end)."""
         self._connections.close()
+
+    def spool_plays(self, source: PlaySource) -> SqlitePlaySpool:
+        """Start reading ``source`` in a worker process into a spool file beside the index (see play_spool)."""
+        return SqlitePlaySpool(source, self.path.parent)
 
     @contextmanager
     def refresh(self, account: str) -> Iterator[SqliteIndexWriter]:
