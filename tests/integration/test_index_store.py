@@ -256,7 +256,7 @@ def index_sql(path: Path) -> dict[str, str]:
 def test_full_build_rebuilds_the_indexes_it_drops(plex: RunningServer, tmp_path: Path) -> None:
     path = tmp_path / "index.db"
     expected = index_sql(tmp_path / "fresh.db")
-    assert {"tracks_album", "track_files_path", "plays_viewed"} <= set(expected)
+    assert {"tracks_album", "track_files_path", "item_tags_tag"} <= set(expected)
     store = SqliteLibraryStore(path)
     refresh_index(reader_for(plex), store, account="admin")
     assert index_sql(path) == expected

@@ -62,7 +62,6 @@ class SqliteRecommendationInputs:
             "SELECT COUNT(*), total(rating_key), total(position * rating_key) FROM playlist_items WHERE account = ?",
             (account,),
         ).fetchone()
-        plays = conn.execute("SELECT max(viewed_at) FROM plays WHERE account = ?", (account,)).fetchone()
         return json.dumps(
             {
                 "cursor": cursor,
@@ -70,7 +69,8 @@ class SqliteRecommendationInputs:
                 "ratings": list(ratings),
                 "playlists": list(playlists),
                 "items": list(items),
-                "plays": plays[0],
+                # The latest play (as the history's high-water mark in the cursor, which every refresh keeps).
+                "plays": cursor.get("history_viewed_at") or None,
             },
             sort_keys=True,
         )
