@@ -6,7 +6,8 @@ On a generated library served by plexsim in a child process with a per-request l
 - plexapi: ``section.searchTracks()`` with its default paging, building every Track object;
 - PlexM8: the first index build (artists, albums, tracks, the artists' and albums' styles and moods, playlists and
   history into SQLite), then an incremental refresh with nothing changed and one after 1,000 tracks were rated; peak
-  RSS of this process after the build and its CPU time during the build (all threads);
+  RSS of this process after the build and its CPU time during the build (all threads), and the same of the worker
+  process that reads a large history into a spool;
 - the styles-and-moods stage alone: the multi-id detail reads of every artist and album (requests, bytes, seconds),
   as the build sends them (asking the server to leave off what is not needed) and against a server that ignores
   that. In the build the same reads overlap the track stage; ``plexm8_stage_s["styles and moods"]`` is only the
@@ -125,16 +126,17 @@ class StageClock:
         return {name: round(nxt - at, 3) for (name, at), (_, nxt) in zip(self.starts, self.starts[1:], strict=False)}
 
 
-def cpu_seconds() -> float:
-    """User plus system CPU time of this process so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    """User plus system CPU time of this process so far (or of its ended child processes: the history spool)."""
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
 
-def peak_rss_mb() -> float:
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak RSS of this process (or of the largest of its ended child processes: plexsim runs to the end)."""
     # ru_maxrss is KiB on Linux, bytes on macOS.
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+    return resource.getrusage(who).ru_maxrss / scale
 
 
 def main() -> None:
@@ -157,15 +159,19 @@ def main() -> None:
         reader = PlexSectionReader(url, TOKEN, page_size=10_000, timeout=120)
         store = SqliteLibraryStore(Path(tmp) / "index.db")
         stages = StageClock()
-        cpu_before = cpu_seconds()
+        cpu_before, worker_cpu_before = cpu_seconds(), cpu_seconds(resource.RUSAGE_CHILDREN)
         first = refresh_index(reader, store, account="admin", progress=stages)
         results["plexm8_build_s"] = first.seconds
         # CPU time of this process (all its threads) during the build: less sensitive than wall time to other load.
         results["plexm8_build_cpu_s"] = cpu_seconds() - cpu_before
+        # ... and of the worker process that read the history into a spool (it ends within the build).
+        results["plexm8_history_worker_cpu_s"] = cpu_seconds(resource.RUSAGE_CHILDREN) - worker_cpu_before
+        results["peak_rss_history_worker_mb"] = peak_rss_mb(resource.RUSAGE_CHILDREN)
         results["plexm8_stage_s"] = stages.durations()
         # The history stage stores the plays (downloaded meanwhile, during the track stage); the rest is the build
         # without storing them.
         results["plexm8_build_without_history_s"] = first.seconds - stages.durations().get("history", 0.0)
+        # This process's requests and bytes; the history worker's (a count, then the pages) are not in them.
         results["plexm8_build_requests"] = first.requests
         results["plexm8_build_mb"] = round(reader.bytes_received / 1e6, 1)
         results["plexm8_artist_album_tags"] = len(store.item_tags())
