@@ -26,7 +26,7 @@ from plexm8.core.ports import PlaylistGateway, PlexServerProbe
 from plexm8.core.sources import SourceReport
 from plexm8.errors import PlexAuthError, PlexM8Error, PlexUnavailable, SettingsError
 from plexm8.importers import open_source
-from plexm8.plex import PlexApiConnection, plexapi_version
+from plexm8.plex.connection import PlexApiConnection, plexapi_version
 from plexm8.plex.library import PlexApiLibrary, PlexApiLibraryPool
 from plexm8.plex.playlists import PlexApiPlaylists
 from plexm8.plex.rating_writer import PlexRatingWriterPool

@@ -1,7 +1,5 @@
-"""The Plex adapter: the only package that imports python-plexapi; it speaks PlexM8's models and errors outward."""
+"""The Plex adapter: the only package that imports python-plexapi; it speaks PlexM8's models and errors outward.
 
-from __future__ import annotations
-
-from plexm8.plex.connection import PlexApiConnection, plexapi_version
-
-__all__ = ["PlexApiConnection", "plexapi_version"]
+Its modules are imported by name (``plexm8.plex.connection``, ``plexm8.plex.section_reader``...): a worker process
+that only reads listings (the history spool) then starts without importing python-plexapi.
+"""

@@ -16,6 +16,11 @@ refresh reads it only for the artists and albums that were added or whose ``upda
 previous refresh's last second, like the listings' overlap), and keeps the stored styles and moods of those re-read
 for a rating or a play only.
 
+A full build asks for the first page of the artist, album and track listings at once, then starts the reads only
+needed at the end (playlists, history): the server answers first what is stored first. A history of more than
+:data:`SPOOL_PLAYS_ABOVE` plays is read by the store's play spool, a worker process that decodes and stores the plays
+aside while this thread stores the tracks; the writer then copies them in one statement.
+
 Everything one refresh writes is committed in one transaction, so a failed or killed refresh leaves the previous
 index as it was. Playback changes that move no timestamp (an "unscrobble" lowering a play count) are picked up by
 the next full build only.
