@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from plexm8.store import SqliteLibraryStore
 from plexm8.store.play_spool import PREFIX, SqlitePlaySpool
 from plexsim.generate import generate_library
 from plexsim.library import Library
-from plexsim.server import RunningServer, start_server
+from plexsim.server import RunningServer
 
 HISTORY = "/status/sessions/history/all"
 
@@ -26,12 +24,6 @@ HISTORY = "/status/sessions/history/all"
 @pytest.fixture(scope="module")
 def library() -> Library:
     return generate_library(tracks=400, seed=21)
-
-
-@pytest.fixture
-def plex(library: Library) -> Iterator[RunningServer]:
-    with start_server(copy.deepcopy(library)) as server:
-        yield server
 
 
 def reader_for(plex: RunningServer, **options: object) -> PlexSectionReader:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,12 +29,6 @@ from plexsim.server import RunningServer, start_server
 @pytest.fixture(scope="module")
 def library() -> Library:
     return generate_library(tracks=200, seed=5)
-
-
-@pytest.fixture
-def plex(library: Library) -> Iterator[RunningServer]:
-    with start_server(copy.deepcopy(library)) as server:
-        yield server
 
 
 @pytest.fixture

@@ -31,12 +31,6 @@ def library() -> Library:
     return generate_library(tracks=300, seed=11)
 
 
-@pytest.fixture
-def plex(library: Library) -> Iterator[RunningServer]:
-    with start_server(copy.deepcopy(library)) as server:
-        yield server
-
-
 def reader_for(url: str, token: str, **options: object) -> PlexSectionReader:
     # Small chunks, so that even this library's detail takes several requests in flight.
     options.setdefault("detail_chunk", 16)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,12 +24,6 @@ from plexsim.server import RunningServer, start_server
 @pytest.fixture(scope="module")
 def library() -> Library:
     return generate_library(tracks=200, seed=7)
-
-
-@pytest.fixture
-def plex(library: Library) -> Iterator[RunningServer]:
-    with start_server(copy.deepcopy(library)) as server:
-        yield server
 
 
 def reader_for(plex: RunningServer, **options: object) -> PlexSectionReader:

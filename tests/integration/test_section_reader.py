@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections.abc import Iterator
@@ -22,12 +21,6 @@ from plexsim.server import RunningServer, start_server
 @pytest.fixture(scope="module")
 def library() -> Library:
     return generate_library(tracks=240, seed=11)
-
-
-@pytest.fixture
-def plex(library: Library) -> Iterator[RunningServer]:
-    with start_server(copy.deepcopy(library)) as server:
-        yield server
 
 
 def admin(plex: RunningServer, **options: object) -> PlexSectionReader:
