@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import replace
@@ -59,7 +60,9 @@ def test_a_build_with_its_history_spooled_in_a_worker_stores_what_a_build_readin
     assert len(spooled.plays("a")) == len(plays) + 1
 
 
-def test_a_worker_killed_part_way_means_the_history_is_read_here(plex: RunningServer, tmp_path: Path) -> None:
+def test_a_worker_killed_part_way_means_the_history_is_read_here(
+    plex: RunningServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     expected = [row for page in reader_for(plex).download_history() for row in page()]
     # Slow enough that the worker is still reading when it is killed.
     plex.knobs.configure(slow_path=f"^{HISTORY}$", slow_ms=300)
@@ -68,7 +71,9 @@ def test_a_worker_killed_part_way_means_the_history_is_read_here(plex: RunningSe
         worker = spool._process
         assert worker is not None
         worker.kill()
-        path, plays, high = spool.finish()
+        with caplog.at_level(logging.WARNING, logger="plexm8.store.play_spool"):
+            path, plays, high = spool.finish()
+        assert "the history worker did not finish (exit code -9); reading the history here" in caplog.text
         assert plays == len({row[0] for row in expected})
         assert high == max(row[2] for row in expected)
         assert path.exists()

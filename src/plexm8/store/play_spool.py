@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import multiprocessing
 import os
 import pickle
@@ -33,6 +34,8 @@ from plexm8.core.catalog import PlayRow, PlaySource
 from plexm8.errors import PlexM8Error
 
 __all__ = ["SqlitePlaySpool"]
+
+log = logging.getLogger(__name__)
 
 #: Spool files are named with this prefix in the index's directory.
 PREFIX: Final = ".plays-spool-"
@@ -95,11 +98,12 @@ class SqlitePlaySpool:
         process.join(timeout=5)
         if message[0] == "done":
             return int(message[1]), int(message[2])
-        if message[0] == "failed":
-            error = message[1]
-            if isinstance(error, PlexM8Error):
-                raise error
-        return None  # died or failed unexpectedly: read again here, where an error shows as itself
+        if message[0] == "failed" and isinstance(message[1], PlexM8Error):
+            raise message[1]
+        # Died or failed unexpectedly: read again here, where an error shows as itself.
+        what = message[1] if message[0] == "crashed" else f"exit code {process.exitcode}"
+        log.warning("the history worker did not finish (%s); reading the history here", what)
+        return None
 
     def _here(self) -> tuple[int, int]:
         with contextlib.suppress(FileNotFoundError):
