@@ -42,7 +42,7 @@ MEDIA_TAG_VERSION = 1667296136
 #: A history row around its track's cached attributes; ``%d`` renders the row's integers as ``int()`` would.
 _HISTORY_XML = b'<Track historyKey="/status/sessions/history/%d"%s viewedAt="%d" accountID="%d" deviceID="%d" />'
 _HISTORY_JSON = b'{"historyKey":"/status/sessions/history/%d"%s,"viewedAt":%d,"accountID":%d,"deviceID":%d}'
-#: A history row's own attributes (not its track's), in the order of the values history_fragment formats.
+#: A history row's own attributes (not its track's), in the order of the values history_fragments formats.
 _HISTORY_OWN = ("historyKey", "viewedAt", "accountID", "deviceID")
 
 _TAG_ELEMENT = {"genre": "Genre", "style": "Style", "mood": "Mood", "country": "Country"}
@@ -524,14 +524,10 @@ class ElementBuilder:
             attrs = {name: value for name, value in attrs.items() if name not in exclude}
         return (json_attrs(attrs) if json_form else xml_attrs(attrs)).encode("utf-8")
 
-    def history_fragment(self, row: HistoryRow, *, json_form: bool, exclude: frozenset[str] = frozenset()) -> bytes:
-        """:meth:`history_node` rendered, byte for byte, from a cached rendering of the row's track attributes."""
-        return self.history_fragments([row], json_form=json_form, exclude=exclude)[0]
-
     def history_fragments(
         self, rows: Sequence[HistoryRow], *, json_form: bool, exclude: frozenset[str] = frozenset()
     ) -> list[bytes]:
-        """:meth:`history_fragment` of each row.
+        """:meth:`history_node` of each row rendered, byte for byte, from a cached rendering of its track attributes.
 
         A full history is hundreds of thousands of rows over a read-only catalogue, so the track's part is rendered
         once per track, form and set of excluded fields; the row's own attributes are integers, which need no
@@ -539,26 +535,19 @@ class ElementBuilder:
         """
         with self._cache_lock:
             middles = self._history_cache.setdefault((json_form, exclude), {})
-        out: list[bytes] = []
-        append = out.append
+        for key in {row.key for row in rows}.difference(middles):
+            middles[key] = self._history_middle(key, json_form, exclude)
         if exclude.isdisjoint(_HISTORY_OWN):
             # One bytes formatting per row: half the cost of formatting text and encoding it, over 300,000 rows.
             template = _HISTORY_JSON if json_form else _HISTORY_XML
-            for row in rows:
-                middle = middles.get(row.key)
-                if middle is None:
-                    middle = middles[row.key] = self._history_middle(row.key, json_form, exclude)
-                append(template % (row.id, middle, row.viewed_at, row.account_id, row.device_id))
-            return out
+            return [template % (row.id, middles[row.key], row.viewed_at, row.account_id, row.device_id) for row in rows]
         head, tail, values = self._history_templates(json_form, exclude)
+        out: list[bytes] = []
         for row in rows:
-            middle = middles.get(row.key)
-            if middle is None:
-                middle = middles[row.key] = self._history_middle(row.key, json_form, exclude)
             own = (row.id, row.viewed_at, row.account_id, row.device_id)
-            body = head % tuple(own[i] for i in values[0]) + middle + tail % tuple(own[i] for i in values[1])
+            body = head % tuple(own[i] for i in values[0]) + middles[row.key] + tail % tuple(own[i] for i in values[1])
             # Every member starts with its separator; the first one's is the element's opening instead.
-            append(b"{" + body[1:] + b"}" if json_form else b"<Track" + body + b" />")
+            out.append(b"{" + body[1:] + b"}" if json_form else b"<Track" + body + b" />")
         return out
 
     def _history_templates(

@@ -117,7 +117,7 @@ def test_history_rows_from_cached_track_attributes_match_the_node_rendering() ->
     for json_form in (False, True):
         # Twice: the first pass fills the per-track cache, the second serves from it.
         for _ in range(2):
-            pieces = [builder.history_fragment(row, json_form=json_form) for row in rows]
+            pieces = builder.history_fragments(rows, json_form=json_form)
             if json_form:
                 assert json_container(container, pieces) == render_json(Node("MediaContainer", container, nodes))
             else:

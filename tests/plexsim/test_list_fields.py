@@ -67,10 +67,10 @@ def test_history_fragments_with_any_excluded_fields_match_the_node_rendering() -
         assert all(exclude.isdisjoint(node.attrs) and node.attrs for node in nodes)
         container: dict[str, AttrValue] = {"size": len(rows)}
         for _ in range(2):  # the first pass fills the caches, the second serves from them
-            pieces = [builder.history_fragment(row, json_form=True, exclude=exclude) for row in rows]
+            pieces = builder.history_fragments(rows, json_form=True, exclude=exclude)
             assert json_container(container, pieces) == render_json(Node("MediaContainer", container, nodes))
             json.loads(json_container(container, pieces))
-            pieces = [builder.history_fragment(row, json_form=False, exclude=exclude) for row in rows]
+            pieces = builder.history_fragments(rows, json_form=False, exclude=exclude)
             assert xml_container(container, pieces) == render_xml(Node("MediaContainer", container, nodes))
 
 
